@@ -1,0 +1,41 @@
+package main
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/sessionconnector/sessionconnector/standalone"
+)
+
+func newStandaloneCommand(logs *logFlags) *cobra.Command {
+	opts := standalone.Options{}
+	cmd := &cobra.Command{
+		Use:   "standalone --config DIR",
+		Short: "Run the whole product on one machine from manifest files, without a cluster",
+		Long: `standalone reads RDSCluster, SessionLauncher and Secret manifests from --config,
+keeps Sessions in a journal under --state and serves the launch API on --api-listen.
+.rdp files point at --rdp-listen unless the RDSCluster names an external address.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log, err := logs.logger()
+			if err != nil {
+				return err
+			}
+			opts.Logger = log
+			srv, err := standalone.Start(opts)
+			if err != nil {
+				return err
+			}
+			return srv.Wait(cmd.Context())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&opts.ConfigDir, "config", "", "folder with the RDSCluster, SessionLauncher and Secret manifests (required)")
+	f.StringVar(&opts.StateDir, "state", ".state/standalone", "folder for the session journal and generated certificates")
+	f.StringVar(&opts.APIListen, "api-listen", "127.0.0.1:8443", "address of the launch API (HTTPS)")
+	f.StringVar(&opts.RDPListen, "rdp-listen", "127.0.0.1:3389", "address of the RDP front door")
+	f.StringVar(&opts.TLSCertFile, "tls-cert", "", "certificate of the launch API (PEM); self-signed when empty")
+	f.StringVar(&opts.TLSKeyFile, "tls-key", "", "key of the launch API certificate (PEM)")
+	_ = cmd.MarkFlagRequired("config")
+	cmd.MarkFlagsRequiredTogether("tls-cert", "tls-key")
+	return cmd
+}

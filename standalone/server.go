@@ -1,0 +1,196 @@
+package standalone
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/sessionconnector/sessionconnector/api/v1alpha1"
+	"github.com/sessionconnector/sessionconnector/launch"
+	"github.com/sessionconnector/sessionconnector/pki"
+	"github.com/sessionconnector/sessionconnector/secretserver"
+	"github.com/sessionconnector/sessionconnector/sessionstore/embedded"
+)
+
+// Options of a standalone instance.
+type Options struct {
+	// ConfigDir holds the manifests.
+	ConfigDir string
+	// StateDir holds the session journal and generated certificates.
+	StateDir string
+	// APIListen is the launch API's address (HTTPS).
+	APIListen string
+	// RDPListen is the proxy's address; .rdp files point here when a cluster names no external address.
+	RDPListen string
+	// TLSCertFile and TLSKeyFile serve the launch API; a self-signed pair in StateDir/tls when empty.
+	TLSCertFile, TLSKeyFile string
+	Logger                  logr.Logger
+	Now                     func() time.Time
+}
+
+// Server is a running standalone instance.
+type Server struct {
+	// APIURL is the launch API's base URL, e.g. https://127.0.0.1:8443.
+	APIURL string
+	// CAFile signs the launch API's certificate when it was generated ("" otherwise).
+	CAFile    string
+	Manifests *Manifests
+	Store     *embedded.Store
+
+	http     *http.Server
+	listener net.Listener
+	done     chan error
+}
+
+// Start loads the manifests, opens the store and serves the launch API.
+func Start(opts Options) (srv *Server, err error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	log := opts.Logger
+	manifests, err := Load(opts.ConfigDir)
+	if err != nil {
+		return nil, err
+	}
+	store, err := embedded.Open(filepath.Join(opts.StateDir, "sessions"), embedded.Options{Now: opts.Now})
+	if err != nil {
+		return nil, fmt.Errorf("open session store: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = store.Close()
+		}
+	}()
+
+	certFile, keyFile, caFile := opts.TLSCertFile, opts.TLSKeyFile, ""
+	if certFile == "" {
+		host, _, _ := net.SplitHostPort(opts.APIListen)
+		files, err := pki.EnsureServerFiles(filepath.Join(opts.StateDir, "tls"), tlsHosts(host))
+		if err != nil {
+			return nil, fmt.Errorf("launch API certificate: %w", err)
+		}
+		certFile, keyFile, caFile = files.Cert, files.Key, files.CA
+	}
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("load launch API certificate: %w", err)
+	}
+
+	registry := prometheus.NewRegistry()
+	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	clients := &clientCache{manifests: manifests, log: log.WithName("secretserver"), now: opts.Now}
+	handler, err := launch.New(launch.Config{
+		Catalog:        manifests,
+		Store:          store,
+		SecretServer:   clients.get,
+		DefaultAddress: opts.RDPListen,
+		Now:            opts.Now,
+		Logger:         log.WithName("launch"),
+		Registerer:     registry,
+	})
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(registry, promhttp.HandlerOpts{Registry: registry}))
+	mux.Handle("/", handler)
+
+	ln, err := net.Listen("tcp", opts.APIListen)
+	if err != nil {
+		return nil, fmt.Errorf("listen for the launch API: %w", err)
+	}
+	s := &Server{
+		APIURL:    "https://" + ln.Addr().String(),
+		CAFile:    caFile,
+		Manifests: manifests,
+		Store:     store,
+		listener:  ln,
+		done:      make(chan error, 1),
+		http: &http.Server{
+			Handler:           mux,
+			TLSConfig:         &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       30 * time.Second,
+			WriteTimeout:      60 * time.Second,
+			IdleTimeout:       2 * time.Minute,
+			MaxHeaderBytes:    32 << 10,
+			ErrorLog:          nil,
+		},
+	}
+	go func() { s.done <- s.http.ServeTLS(ln, "", "") }()
+	log.Info("standalone mode started", "launchAPI", s.APIURL, "rdpAddress", opts.RDPListen,
+		"clusters", len(manifests.Clusters), "launchers", len(manifests.Launchers), "state", opts.StateDir)
+	return s, nil
+}
+
+func tlsHosts(host string) []string {
+	hosts := []string{"localhost", "127.0.0.1", "::1"}
+	if host != "" && host != "0.0.0.0" && host != "::" && host != "localhost" && host != "127.0.0.1" {
+		hosts = append(hosts, host)
+	}
+	return hosts
+}
+
+// Wait blocks until the server stops by itself (an error) or ctx ends (then it shuts down).
+func (s *Server) Wait(ctx context.Context) error {
+	select {
+	case err := <-s.done:
+		_ = s.Store.Close()
+		return fmt.Errorf("launch API stopped: %w", err)
+	case <-ctx.Done():
+		return s.Close()
+	}
+}
+
+// Close stops serving, waiting up to 10 s for requests in flight, and closes the store.
+func (s *Server) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := s.http.Shutdown(ctx)
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return errors.Join(err, s.Store.Close())
+}
+
+// clientCache keeps one Secret Server client per cluster.
+type clientCache struct {
+	manifests *Manifests
+	log       logr.Logger
+	now       func() time.Time
+	mu        sync.Mutex
+	clients   map[string]*secretserver.Client
+}
+
+func (c *clientCache) get(_ context.Context, cluster *v1alpha1.RDSCluster) (*secretserver.Client, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if cl, ok := c.clients[cluster.Name]; ok {
+		return cl, nil
+	}
+	cl, err := secretserver.NewClient(secretserver.Config{
+		BaseURL:  cluster.Spec.SecretServer.URL,
+		CABundle: []byte(cluster.Spec.SecretServer.CABundle),
+		Now:      c.now,
+		Logger:   c.log.WithValues("cluster", cluster.Name),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("secret server client of cluster %s: %w", cluster.Name, err)
+	}
+	if c.clients == nil {
+		c.clients = map[string]*secretserver.Client{}
+	}
+	c.clients[cluster.Name] = cl
+	return cl, nil
+}
