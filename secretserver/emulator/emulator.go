@@ -140,16 +140,22 @@ func New(seed *Seed, opts Options) *Emulator {
 		u.Username = strings.TrimSpace(u.Username)
 		e.users[strings.ToLower(u.Username)] = &u
 	}
-	templateIDs := map[string]int{}
+	type template struct {
+		id   int
+		name string
+	}
+	custom := map[string]template{} // by lower-case name; the first spelling wins
 	nextItem := 0
 	for _, s := range seed.Secrets {
 		tid, tname, ok := builtinTemplateID(strings.TrimSpace(s.Template))
 		if !ok {
-			tname = strings.TrimSpace(s.Template)
-			if tid = templateIDs[strings.ToLower(tname)]; tid == 0 {
-				tid = firstCustomTemplateID + len(templateIDs)
-				templateIDs[strings.ToLower(tname)] = tid
+			key := strings.ToLower(strings.TrimSpace(s.Template))
+			tmpl, seen := custom[key]
+			if !seen {
+				tmpl = template{id: firstCustomTemplateID + len(custom), name: strings.TrimSpace(s.Template)}
+				custom[key] = tmpl
 			}
+			tid, tname = tmpl.id, tmpl.name
 		}
 		items, _ := secretItems(s, tid, func() int { nextItem++; return nextItem }) // validated above
 		sec := &secret{

@@ -106,7 +106,7 @@ func ParseSeed(b []byte) (*Seed, error) {
 		var typ *json.UnmarshalTypeError
 		if errors.As(err, &typ) { // its text may quote a value, e.g. a password
 			kind, _, _ := strings.Cut(typ.Value, " ")
-			return nil, fmt.Errorf("seed: %s: a YAML %s is not allowed here, expected %s (quote the value)", typ.Field, kind, typ.Type)
+			return nil, fmt.Errorf("seed: %s: expected %s, not a YAML %s", typ.Field, typ.Type, kind)
 		}
 		return nil, fmt.Errorf("seed: %w", err)
 	}
