@@ -223,7 +223,12 @@ func (h *Handler) launch(ctx context.Context, r *http.Request) (*launched, error
 		return nil, fail(http.StatusServiceUnavailable, "unavailable", "Secret Server unavailable",
 			"the Secret Server connection of this cluster is misconfigured", err)
 	}
-	secret, err := vaultUser(client).GetSecret(ctx, req.SecretID)
+	asUser := vaultUser(client)
+	userName, err := h.userName(ctx, r, asUser)
+	if err != nil {
+		return nil, secretServerProblem(err, req.SecretID)
+	}
+	secret, err := asUser.GetSecret(ctx, req.SecretID)
 	if err != nil {
 		return nil, secretServerProblem(err, req.SecretID)
 	}
@@ -255,7 +260,7 @@ func (h *Handler) launch(ctx context.Context, r *http.Request) (*launched, error
 		Spec: v1alpha1.SessionSpec{
 			ClusterRef:          cluster.Name,
 			LauncherRef:         launcher.Name,
-			User:                secretServerUser(r),
+			User:                userName,
 			SecretID:            int32(secret.ID),
 			SecretName:          secret.Name,
 			Target:              target.String(),
@@ -301,13 +306,17 @@ func userSession(r *http.Request) (func(*secretserver.Client) *secretserver.Sess
 	return func(c *secretserver.Client) *secretserver.Session { return c.WithPassword(cred) }, nil
 }
 
-// secretServerUser names the user for the Session; for a Bearer token the name is not known
-// without another call, so the token's user is recorded as "token".
-func secretServerUser(r *http.Request) string {
+// userName names the user for the Session: the Basic auth name, or for a Bearer token the user
+// Secret Server says the token belongs to.
+func (h *Handler) userName(ctx context.Context, r *http.Request, s *secretserver.Session) (string, error) {
 	if user, _, ok := r.BasicAuth(); ok {
-		return user
+		return user, nil
 	}
-	return "(bearer token)"
+	u, err := s.CurrentUser(ctx)
+	if err != nil {
+		return "", err
+	}
+	return u.UserName, nil
 }
 
 func decodeRequest(r *http.Request) (*Request, error) {

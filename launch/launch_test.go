@@ -340,6 +340,11 @@ func TestLaunchWithBearerToken(t *testing.T) {
 	if a.status != http.StatusCreated {
 		t.Fatalf("status %d: %s", a.status, a.body)
 	}
+	f, _ := rdpfile.Parse(bytes.NewReader(a.body))
+	tk, _ := ticket.Parse(f.LoadBalanceInfo)
+	if s, err := e.store.Get(context.Background(), tk.ID); err != nil || s.Spec.User != "alice" {
+		t.Fatalf("session of a bearer launch: user %q, %v", s.Spec.User, err)
+	}
 	if strings.Contains(e.logs.String(), token) {
 		t.Fatal("the bearer token appears in the logs")
 	}

@@ -641,3 +641,22 @@ func TestNoSecretsInLogsOrErrors(t *testing.T) {
 }
 
 var errAny = errors.New("any error")
+
+func TestCurrentUserNamesTheTokensOwner(t *testing.T) {
+	e := start(t, envOptions{})
+	ctx := context.Background()
+	token, err := e.alice().Token(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := e.client.WithToken(token).CurrentUser(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.UserName != "alice" || u.ID == 0 {
+		t.Fatalf("current user %+v", u)
+	}
+	if _, err := e.client.WithToken("not-a-token").CurrentUser(ctx); !errors.Is(err, secretserver.ErrUnauthorized) {
+		t.Fatalf("unknown token: %v", err)
+	}
+}

@@ -60,6 +60,22 @@ func (s *Session) Token(ctx context.Context) (string, error) {
 	return tok, nil
 }
 
+// User is the answer of GET /api/v1/users/current (the fields the connector uses).
+type User struct {
+	ID          int    `json:"id"`
+	UserName    string `json:"userName"`
+	DisplayName string `json:"displayName"`
+}
+
+// CurrentUser names the user the session acts as; it tells who a bearer token belongs to.
+func (s *Session) CurrentUser(ctx context.Context) (*User, error) {
+	var u User
+	if err := s.call(ctx, &request{method: http.MethodGet, path: apiPath + "/users/current"}, &u); err != nil {
+		return nil, fmt.Errorf("secretserver: current user: %w", err)
+	}
+	return &u, nil
+}
+
 // GetSecret returns secret id, password values included.
 func (s *Session) GetSecret(ctx context.Context, id int) (*Secret, error) {
 	var sec Secret

@@ -11,6 +11,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
+	"hash/fnv"
 	"net/http"
 	"slices"
 	"strconv"
@@ -178,6 +179,7 @@ func (e *Emulator) routes() {
 	b, api := e.basePath, e.basePath+"/api/v1"
 	mux.HandleFunc("POST "+b+"/oauth2/token", e.handleToken)
 	mux.HandleFunc("GET "+api+"/healthcheck", e.handleHealth)
+	mux.HandleFunc("GET "+api+"/users/current", e.authed(e.handleCurrentUser))
 	mux.HandleFunc("GET "+api+"/secrets", e.authed(e.handleSearch))
 	mux.HandleFunc("GET "+api+"/secrets/{id}", e.authed(e.handleSecret))
 	mux.HandleFunc("GET "+api+"/secrets/{id}/fields/{slug}", e.authed(e.handleField))
@@ -363,6 +365,14 @@ func (e *Emulator) visible(w http.ResponseWriter, r *http.Request, u *SeedUser) 
 		return nil
 	}
 	return s
+}
+
+func (e *Emulator) handleCurrentUser(w http.ResponseWriter, _ *http.Request, u *SeedUser, _ string) {
+	// GUESS: a stable made-up id; the connector only uses userName.
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(strings.ToLower(u.Username)))
+	writeJSON(w, http.StatusOK, map[string]any{"id": int(h.Sum32()%100000) + 1, "userName": u.Username, "displayName": u.Username,
+		"domainId": -1, "isApplicationAccount": u.ApplicationAccount})
 }
 
 func (e *Emulator) handleSecret(w http.ResponseWriter, r *http.Request, u *SeedUser, _ string) {
