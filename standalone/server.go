@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
-	"sync"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -89,11 +88,13 @@ func Start(opts Options) (srv *Server, err error) {
 
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	clients := &clientCache{manifests: manifests, log: log.WithName("secretserver"), now: opts.Now}
+	clients := &secretserver.Clients{Logger: log.WithName("secretserver"), Now: opts.Now}
 	handler, err := launch.New(launch.Config{
-		Catalog:        manifests,
-		Store:          store,
-		SecretServer:   clients.get,
+		Catalog: manifests,
+		Store:   store,
+		SecretServer: func(_ context.Context, c *v1alpha1.RDSCluster) (*secretserver.Client, error) {
+			return clients.Client(c.Spec.SecretServer.URL, []byte(c.Spec.SecretServer.CABundle))
+		},
 		DefaultAddress: opts.RDPListen,
 		Now:            opts.Now,
 		Logger:         log.WithName("launch"),
@@ -162,35 +163,4 @@ func (s *Server) Close() error {
 		err = nil
 	}
 	return errors.Join(err, s.Store.Close())
-}
-
-// clientCache keeps one Secret Server client per cluster.
-type clientCache struct {
-	manifests *Manifests
-	log       logr.Logger
-	now       func() time.Time
-	mu        sync.Mutex
-	clients   map[string]*secretserver.Client
-}
-
-func (c *clientCache) get(_ context.Context, cluster *v1alpha1.RDSCluster) (*secretserver.Client, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if cl, ok := c.clients[cluster.Name]; ok {
-		return cl, nil
-	}
-	cl, err := secretserver.NewClient(secretserver.Config{
-		BaseURL:  cluster.Spec.SecretServer.URL,
-		CABundle: []byte(cluster.Spec.SecretServer.CABundle),
-		Now:      c.now,
-		Logger:   c.log.WithValues("cluster", cluster.Name),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("secret server client of cluster %s: %w", cluster.Name, err)
-	}
-	if c.clients == nil {
-		c.clients = map[string]*secretserver.Client{}
-	}
-	c.clients[cluster.Name] = cl
-	return cl, nil
 }
