@@ -81,6 +81,49 @@ type ProxySpec struct {
 	// +kubebuilder:default=200
 	// +optional
 	MaxSessions int32 `json:"maxSessions,omitempty"`
+
+	// MaxHandshakes caps connections per proxy pod that are still being set up; more are closed
+	// at once.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:default=64
+	// +optional
+	MaxHandshakes int32 `json:"maxHandshakes,omitempty"`
+
+	// HandshakeTimeoutSeconds is how long a connection may take from accept to the relay.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:default=30
+	// +optional
+	HandshakeTimeoutSeconds int32 `json:"handshakeTimeoutSeconds,omitempty"`
+
+	// IdleTimeoutSeconds ends a session after this long without traffic either way; 0 never does.
+	// +kubebuilder:validation:Minimum=0
+	// +optional
+	IdleTimeoutSeconds int32 `json:"idleTimeoutSeconds,omitempty"`
+
+	// ShutdownGraceSeconds is how long a stopping proxy lets live sessions run before it ends them.
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:default=3600
+	// +optional
+	ShutdownGraceSeconds int32 `json:"shutdownGraceSeconds,omitempty"`
+}
+
+// TargetTLSSpec says how the proxy verifies the certificates of the machines it connects to.
+// With nothing set, the system roots and the target's host name are checked.
+// +kubebuilder:validation:XValidation:rule="!(has(self.insecureSkipVerify) && self.insecureSkipVerify) || (!has(self.caBundle) && !has(self.pinnedSHA256))",message="insecureSkipVerify excludes caBundle and pinnedSHA256"
+type TargetTLSSpec struct {
+	// CABundle is a PEM bundle that signs the targets' certificates (host names are checked).
+	// +optional
+	CABundle string `json:"caBundle,omitempty"`
+
+	// PinnedSHA256 accepts a target whose leaf certificate has one of these SHA-256 fingerprints
+	// (hex, colons allowed), whoever signed it — for self-signed RDP certificates.
+	// +listType=set
+	// +optional
+	PinnedSHA256 []string `json:"pinnedSHA256,omitempty"`
+
+	// InsecureSkipVerify accepts any target certificate. Every connection logs a warning.
+	// +optional
+	InsecureSkipVerify bool `json:"insecureSkipVerify,omitempty"`
 }
 
 // RecordingStorageSpec says where session recordings go (S3-compatible storage).
@@ -144,6 +187,10 @@ type RDSClusterSpec struct {
 	// Proxy pods.
 	// +optional
 	Proxy ProxySpec `json:"proxy,omitempty"`
+
+	// TargetTLS says how targets' certificates are verified.
+	// +optional
+	TargetTLS TargetTLSSpec `json:"targetTLS,omitempty"`
 
 	// RecordingStorage for session recordings. When absent, sessions of launchers that require
 	// recording are refused.
