@@ -27,6 +27,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/sessionconnector/sessionconnector/api/v1alpha1"
+	"github.com/sessionconnector/sessionconnector/catalog"
 	"github.com/sessionconnector/sessionconnector/hostmatch"
 	"github.com/sessionconnector/sessionconnector/rdpfile"
 	"github.com/sessionconnector/sessionconnector/secretserver"
@@ -37,18 +38,9 @@ import (
 // MaxBodyBytes bounds a launch request's body.
 const MaxBodyBytes = 16 << 10
 
-// ErrNotFound is what a Catalog returns for a name it does not know.
-var ErrNotFound = errors.New("not found")
-
-// Catalog finds launchers and clusters by name.
-type Catalog interface {
-	Launcher(ctx context.Context, name string) (*v1alpha1.SessionLauncher, error)
-	Cluster(ctx context.Context, name string) (*v1alpha1.RDSCluster, error)
-}
-
 // Config of a Handler.
 type Config struct {
-	Catalog Catalog
+	Catalog catalog.Catalog
 	Store   sessionstore.Store
 	// SecretServer returns the client for a cluster's Secret Server.
 	SecretServer func(ctx context.Context, cluster *v1alpha1.RDSCluster) (*secretserver.Client, error)
@@ -206,7 +198,7 @@ func (h *Handler) launch(ctx context.Context, r *http.Request) (*launched, error
 		return nil, err
 	}
 	launcher, err := h.cfg.Catalog.Launcher(ctx, req.Launcher)
-	if errors.Is(err, ErrNotFound) || (err == nil && !launcher.Spec.IsActive()) {
+	if errors.Is(err, catalog.ErrNotFound) || (err == nil && !launcher.Spec.IsActive()) {
 		return nil, fail(http.StatusNotFound, "not_found", "Unknown launcher",
 			fmt.Sprintf("there is no active launcher named %q", req.Launcher), err)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sessionconnector/sessionconnector/api/v1alpha1"
+	"github.com/sessionconnector/sessionconnector/catalog"
 	"github.com/sessionconnector/sessionconnector/launch"
 	"github.com/sessionconnector/sessionconnector/rdpfile"
 	"github.com/sessionconnector/sessionconnector/secretserver"
@@ -46,23 +47,27 @@ secrets:
 `
 
 // catalog is a fixed set of launchers and clusters.
-type catalog struct {
+type fixedCatalog struct {
 	launchers map[string]*v1alpha1.SessionLauncher
 	clusters  map[string]*v1alpha1.RDSCluster
 }
 
-func (c *catalog) Launcher(_ context.Context, name string) (*v1alpha1.SessionLauncher, error) {
+func (c *fixedCatalog) Launcher(_ context.Context, name string) (*v1alpha1.SessionLauncher, error) {
 	if l, ok := c.launchers[name]; ok {
 		return l.DeepCopy(), nil
 	}
-	return nil, launch.ErrNotFound
+	return nil, catalog.ErrNotFound
 }
 
-func (c *catalog) Cluster(_ context.Context, name string) (*v1alpha1.RDSCluster, error) {
+func (c *fixedCatalog) ApplicationAccount(context.Context, *v1alpha1.RDSCluster) (secretserver.Credentials, error) {
+	return secretserver.Credentials{Username: "connector", Password: "Connector-Pass-9"}, nil
+}
+
+func (c *fixedCatalog) Cluster(_ context.Context, name string) (*v1alpha1.RDSCluster, error) {
 	if cl, ok := c.clusters[name]; ok {
 		return cl.DeepCopy(), nil
 	}
-	return nil, launch.ErrNotFound
+	return nil, catalog.ErrNotFound
 }
 
 // syncBuffer collects log lines from many goroutines.
@@ -89,7 +94,7 @@ type env struct {
 	t        *testing.T
 	ss       *emulator.Server
 	store    sessionstore.Store
-	catalog  *catalog
+	catalog  *fixedCatalog
 	api      *httptest.Server
 	clock    *storetest.Clock
 	logs     *syncBuffer
@@ -117,7 +122,7 @@ func newEnv(t *testing.T) *env {
 	}
 	t.Cleanup(func() { _ = store.Close() })
 	active := true
-	cat := &catalog{
+	cat := &fixedCatalog{
 		clusters: map[string]*v1alpha1.RDSCluster{
 			"front": {Spec: v1alpha1.RDSClusterSpec{
 				SecretServer:    v1alpha1.SecretServerSpec{URL: ss.URL, CABundle: string(ss.CAPEM)},

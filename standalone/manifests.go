@@ -18,8 +18,8 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/sessionconnector/sessionconnector/api/v1alpha1"
+	"github.com/sessionconnector/sessionconnector/catalog"
 	"github.com/sessionconnector/sessionconnector/hostmatch"
-	"github.com/sessionconnector/sessionconnector/launch"
 	"github.com/sessionconnector/sessionconnector/secretserver"
 )
 
@@ -34,7 +34,7 @@ type Manifests struct {
 	Secrets   map[string]*corev1.Secret
 }
 
-var _ launch.Catalog = (*Manifests)(nil)
+var _ catalog.Catalog = (*Manifests)(nil)
 
 var documentSeparator = regexp.MustCompile(`(?m)^---[ \t]*$`)
 
@@ -184,26 +184,26 @@ func (m *Manifests) check() error {
 	return errors.Join(errs...)
 }
 
-// Launcher implements launch.Catalog.
+// Launcher implements catalog.Catalog.
 func (m *Manifests) Launcher(_ context.Context, name string) (*v1alpha1.SessionLauncher, error) {
 	l, ok := m.Launchers[name]
 	if !ok {
-		return nil, fmt.Errorf("SessionLauncher %q: %w", name, launch.ErrNotFound)
+		return nil, fmt.Errorf("SessionLauncher %q: %w", name, catalog.ErrNotFound)
 	}
 	return l.DeepCopy(), nil
 }
 
-// Cluster implements launch.Catalog.
+// Cluster implements catalog.Catalog.
 func (m *Manifests) Cluster(_ context.Context, name string) (*v1alpha1.RDSCluster, error) {
 	c, ok := m.Clusters[name]
 	if !ok {
-		return nil, fmt.Errorf("RDSCluster %q: %w", name, launch.ErrNotFound)
+		return nil, fmt.Errorf("RDSCluster %q: %w", name, catalog.ErrNotFound)
 	}
 	return c.DeepCopy(), nil
 }
 
-// ApplicationAccount reads a cluster's application account from its Secret.
-func (m *Manifests) ApplicationAccount(c *v1alpha1.RDSCluster) (secretserver.Credentials, error) {
+// ApplicationAccount implements catalog.Catalog: the cluster's application account from its Secret.
+func (m *Manifests) ApplicationAccount(_ context.Context, c *v1alpha1.RDSCluster) (secretserver.Credentials, error) {
 	ref := c.Spec.SecretServer.ApplicationAccountSecretRef.Name
 	s, ok := m.Secrets[ref]
 	if !ok {

@@ -43,7 +43,7 @@ func TestLoadSamples(t *testing.T) {
 	if err != nil || l.Spec.Type != v1alpha1.LauncherRemoteDesktop || !l.Spec.IsActive() {
 		t.Fatalf("launcher %+v, %v", l, err)
 	}
-	cred, err := m.ApplicationAccount(c)
+	cred, err := m.ApplicationAccount(context.Background(), c)
 	if err != nil || cred.Username != "connector" || cred.Password == "" {
 		t.Fatalf("application account %v, %v", cred, err)
 	}
