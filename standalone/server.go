@@ -18,6 +18,7 @@ import (
 	"github.com/sessionconnector/sessionconnector/api/v1alpha1"
 	"github.com/sessionconnector/sessionconnector/launch"
 	"github.com/sessionconnector/sessionconnector/pki"
+	"github.com/sessionconnector/sessionconnector/proxy"
 	"github.com/sessionconnector/sessionconnector/secretserver"
 	"github.com/sessionconnector/sessionconnector/sessionstore/embedded"
 )
@@ -30,8 +31,15 @@ type Options struct {
 	StateDir string
 	// APIListen is the launch API's address (HTTPS).
 	APIListen string
-	// RDPListen is the proxy's address; .rdp files point here when a cluster names no external address.
+	// RDPListen is the RDP front door's address; empty runs no proxy (launch API only).
 	RDPListen string
+	// RDPAddress is where .rdp files point when a cluster names no external address; the
+	// bound RDPListen address by default.
+	RDPAddress string
+	// ShutdownGrace is how long Close lets live sessions run. Default 30 s.
+	ShutdownGrace time.Duration
+	// IdleTimeout ends sessions without traffic; 0 never.
+	IdleTimeout time.Duration
 	// TLSCertFile and TLSKeyFile serve the launch API; a self-signed pair in StateDir/tls when empty.
 	TLSCertFile, TLSKeyFile string
 	Logger                  logr.Logger
@@ -47,15 +55,22 @@ type Server struct {
 	Manifests *Manifests
 	Store     *embedded.Store
 
-	http     *http.Server
-	listener net.Listener
-	done     chan error
+	// RDPAddr is the bound address of the RDP front door ("" without one).
+	RDPAddr string
+
+	http          *http.Server
+	proxy         *proxy.Server
+	shutdownGrace time.Duration
+	done          chan error
 }
 
 // Start loads the manifests, opens the store and serves the launch API.
 func Start(opts Options) (srv *Server, err error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.ShutdownGrace <= 0 {
+		opts.ShutdownGrace = 30 * time.Second
 	}
 	log := opts.Logger
 	manifests, err := Load(opts.ConfigDir)
@@ -89,13 +104,38 @@ func Start(opts Options) (srv *Server, err error) {
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	clients := &secretserver.Clients{Logger: log.WithName("secretserver"), Now: opts.Now}
+
+	var rdpLn net.Listener
+	var front *proxy.Server
+	rdpAddress := opts.RDPAddress
+	if opts.RDPListen != "" {
+		front, err = proxy.New(proxy.Config{
+			Name: "standalone", Store: store, Catalog: manifests, SecretServers: clients,
+			CertFile: certFile, KeyFile: keyFile, IdleTimeout: opts.IdleTimeout,
+			Now: opts.Now, Logger: log.WithName("proxy"), Registerer: registry,
+		})
+		if err != nil {
+			return nil, err
+		}
+		if rdpLn, err = net.Listen("tcp", opts.RDPListen); err != nil {
+			return nil, fmt.Errorf("listen for RDP: %w", err)
+		}
+		defer func() {
+			if err != nil {
+				_ = rdpLn.Close()
+			}
+		}()
+		if rdpAddress == "" {
+			rdpAddress = rdpLn.Addr().String()
+		}
+	}
 	handler, err := launch.New(launch.Config{
 		Catalog: manifests,
 		Store:   store,
 		SecretServer: func(_ context.Context, c *v1alpha1.RDSCluster) (*secretserver.Client, error) {
 			return clients.Client(c.Spec.SecretServer.URL, []byte(c.Spec.SecretServer.CABundle))
 		},
-		DefaultAddress: opts.RDPListen,
+		DefaultAddress: rdpAddress,
 		Now:            opts.Now,
 		Logger:         log.WithName("launch"),
 		Registerer:     registry,
@@ -112,12 +152,13 @@ func Start(opts Options) (srv *Server, err error) {
 		return nil, fmt.Errorf("listen for the launch API: %w", err)
 	}
 	s := &Server{
-		APIURL:    "https://" + ln.Addr().String(),
-		CAFile:    caFile,
-		Manifests: manifests,
-		Store:     store,
-		listener:  ln,
-		done:      make(chan error, 1),
+		APIURL:        "https://" + ln.Addr().String(),
+		CAFile:        caFile,
+		Manifests:     manifests,
+		Store:         store,
+		proxy:         front,
+		shutdownGrace: opts.ShutdownGrace,
+		done:          make(chan error, 2),
 		http: &http.Server{
 			Handler:           mux,
 			TLSConfig:         &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
@@ -130,7 +171,11 @@ func Start(opts Options) (srv *Server, err error) {
 		},
 	}
 	go func() { s.done <- s.http.ServeTLS(ln, "", "") }()
-	log.Info("standalone mode started", "launchAPI", s.APIURL, "rdpAddress", opts.RDPListen,
+	if front != nil {
+		s.RDPAddr = rdpLn.Addr().String()
+		go func() { s.done <- front.Serve(rdpLn) }()
+	}
+	log.Info("standalone mode started", "launchAPI", s.APIURL, "rdpListen", s.RDPAddr, "rdpAddress", rdpAddress,
 		"clusters", len(manifests.Clusters), "launchers", len(manifests.Launchers), "state", opts.StateDir)
 	return s, nil
 }
@@ -147,20 +192,27 @@ func tlsHosts(host string) []string {
 func (s *Server) Wait(ctx context.Context) error {
 	select {
 	case err := <-s.done:
-		_ = s.Store.Close()
-		return fmt.Errorf("launch API stopped: %w", err)
+		return errors.Join(fmt.Errorf("standalone mode stopped: %w", err), s.Close())
 	case <-ctx.Done():
 		return s.Close()
 	}
 }
 
-// Close stops serving, waiting up to 10 s for requests in flight, and closes the store.
+// Close stops accepting, lets requests in flight finish (10 s) and live RDP sessions run for
+// the shutdown grace, then closes the store.
 func (s *Server) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	err := s.http.Shutdown(ctx)
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
+	}
+	if s.proxy != nil {
+		pctx, pcancel := context.WithTimeout(context.Background(), s.shutdownGrace)
+		defer pcancel()
+		if perr := s.proxy.Shutdown(pctx); perr != nil && !errors.Is(perr, context.DeadlineExceeded) {
+			err = errors.Join(err, perr)
+		}
 	}
 	return errors.Join(err, s.Store.Close())
 }

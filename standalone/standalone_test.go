@@ -136,7 +136,7 @@ secrets: [{id: 7, name: t, template: Windows Account, fields: {machine: "127.0.0
 	cluster := strings.Replace(goodCluster, `"https://vault.example.com"`, `"`+ss.URL+`", caBundle: "`+strings.ReplaceAll(string(ss.CAPEM), "\n", `\n`)+`"`, 1)
 	dir := writeConfig(t, map[string]string{"c.yaml": cluster, "s.yaml": goodSecret, "l.yaml": goodLauncher})
 	state := t.TempDir()
-	srv, err := Start(Options{ConfigDir: dir, StateDir: state, APIListen: "127.0.0.1:0", RDPListen: "127.0.0.1:13389", Logger: logr.Discard()})
+	srv, err := Start(Options{ConfigDir: dir, StateDir: state, APIListen: "127.0.0.1:0", RDPAddress: "127.0.0.1:13389", Logger: logr.Discard()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,7 +172,7 @@ secrets: [{id: 7, name: t, template: Windows Account, fields: {machine: "127.0.0
 		t.Fatal(err)
 	}
 	// The session survives a restart of standalone mode.
-	srv2, err := Start(Options{ConfigDir: dir, StateDir: state, APIListen: "127.0.0.1:0", RDPListen: "127.0.0.1:13389", Logger: logr.Discard()})
+	srv2, err := Start(Options{ConfigDir: dir, StateDir: state, APIListen: "127.0.0.1:0", RDPAddress: "127.0.0.1:13389", Logger: logr.Discard()})
 	if err != nil {
 		t.Fatal(err)
 	}

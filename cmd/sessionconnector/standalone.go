@@ -1,6 +1,8 @@
 package main
 
 import (
+	"time"
+
 	"github.com/spf13/cobra"
 
 	"github.com/sessionconnector/sessionconnector/standalone"
@@ -32,7 +34,10 @@ keeps Sessions in a journal under --state and serves the launch API on --api-lis
 	f.StringVar(&opts.ConfigDir, "config", "", "folder with the RDSCluster, SessionLauncher and Secret manifests (required)")
 	f.StringVar(&opts.StateDir, "state", ".state/standalone", "folder for the session journal and generated certificates")
 	f.StringVar(&opts.APIListen, "api-listen", "127.0.0.1:8443", "address of the launch API (HTTPS)")
-	f.StringVar(&opts.RDPListen, "rdp-listen", "127.0.0.1:3389", "address of the RDP front door")
+	f.StringVar(&opts.RDPListen, "rdp-listen", "127.0.0.1:3389", "address of the RDP front door (empty: launch API only)")
+	f.StringVar(&opts.RDPAddress, "rdp-address", "", "host:port that .rdp files point at when a cluster names no external address (default: the --rdp-listen address)")
+	f.DurationVar(&opts.ShutdownGrace, "shutdown-grace", 30*time.Second, "how long a stop lets live sessions run")
+	f.DurationVar(&opts.IdleTimeout, "idle-timeout", 0, "end sessions without traffic for this long (0: never)")
 	f.StringVar(&opts.TLSCertFile, "tls-cert", "", "certificate of the launch API (PEM); self-signed when empty")
 	f.StringVar(&opts.TLSKeyFile, "tls-key", "", "key of the launch API certificate (PEM)")
 	_ = cmd.MarkFlagRequired("config")

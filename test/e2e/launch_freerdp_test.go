@@ -84,7 +84,7 @@ spec: {clusterRef: e2e, templates: [{name: Windows Account}]}
 	}
 	defer front.Close()
 	srv, err := standalone.Start(standalone.Options{ConfigDir: config, StateDir: t.TempDir(), APIListen: "127.0.0.1:0",
-		RDPListen: front.Addr().String(), Logger: log.WithName("standalone")})
+		RDPAddress: front.Addr().String(), Logger: log.WithName("standalone")})
 	if err != nil {
 		t.Fatal(err)
 	}
