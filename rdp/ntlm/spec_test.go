@@ -3,6 +3,7 @@ package ntlm
 import (
 	"bytes"
 	"encoding/hex"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -186,51 +187,62 @@ type verified struct {
 	exported [16]byte
 }
 
-// verifyAuthenticate checks an AUTHENTICATE_MESSAGE as a server would (MS-NLMP 3.2.5.1.2):
-// NTProofStr from the password, the challenge and the client's blob, then the session key and
-// the MIC. It is written from the spec, independently of the client code paths it checks (it
-// shares only the primitives tested against the spec's vectors above).
+// verifyAuthenticate checks an AUTHENTICATE_MESSAGE as a server would (MS-NLMP 3.2.5.1.2) and
+// fails the test when it does not verify.
 func verifyAuthenticate(t testing.TB, password string, negotiate, challenge, authenticate []byte) verified {
 	t.Helper()
+	v, err := checkAuthenticate(password, negotiate, challenge, authenticate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// checkAuthenticate recomputes NTProofStr from the password, the challenge and the client's
+// blob, then the session key and the MIC. It is written from the spec, independently of the
+// client code paths it checks (it shares only the primitives tested against the spec's vectors
+// above).
+func checkAuthenticate(password string, negotiate, challenge, authenticate []byte) (verified, error) {
+	var v verified
 	ch, err := ParseChallenge(challenge)
 	if err != nil {
-		t.Fatalf("ParseChallenge: %v", err)
+		return v, fmt.Errorf("ParseChallenge: %w", err)
 	}
 	m, err := ParseAuthenticate(authenticate)
 	if err != nil {
-		t.Fatalf("ParseAuthenticate: %v", err)
+		return v, fmt.Errorf("ParseAuthenticate: %w", err)
 	}
 	proof, temp, err := NTLMv2Blob(m.NtChallengeResponse)
 	if err != nil {
-		t.Fatalf("NTLMv2Blob: %v", err)
+		return v, fmt.Errorf("NTLMv2Blob: %w", err)
 	}
 	key := ntowfv2(utf16LE(password), m.UserName, utf16LE(m.DomainName))
 	if want := ntProofStr(&key, ch.ServerChallenge, temp); want != proof {
-		t.Fatalf("NTProofStr %x, recomputed %x", proof, want)
+		return v, fmt.Errorf("NTProofStr %x, recomputed %x", proof, want)
 	}
 	avPairs, err := ParseAVPairs(temp[28:])
 	if err != nil {
-		t.Fatalf("blob AV pairs: %v", err)
+		return v, fmt.Errorf("blob AV pairs: %w", err)
 	}
 	sessionBaseKey := hmacMD5(key[:], proof[:])
-	v := verified{msg: m, blob: temp, avPairs: avPairs, exported: sessionBaseKey}
+	v = verified{msg: m, blob: temp, avPairs: avPairs, exported: sessionBaseKey}
 	if m.Flags&FlagKeyExch != 0 {
 		if len(m.EncryptedRandomSessionKey) != 16 {
-			t.Fatalf("EncryptedRandomSessionKey of %d bytes", len(m.EncryptedRandomSessionKey))
+			return v, fmt.Errorf("EncryptedRandomSessionKey of %d bytes", len(m.EncryptedRandomSessionKey))
 		}
 		dec, err := rc4Once(sessionBaseKey[:], m.EncryptedRandomSessionKey)
 		if err != nil {
-			t.Fatal(err)
+			return v, err
 		}
 		copy(v.exported[:], dec)
 	}
 	if m.MIC == nil {
-		t.Fatal("no MIC")
+		return v, fmt.Errorf("no MIC")
 	}
 	zeroed := bytes.Clone(authenticate)
 	clear(zeroed[authMICOffset:authenticateLen])
 	if mic := computeMIC(v.exported[:], negotiate, challenge, zeroed); !bytes.Equal(mic[:], m.MIC) {
-		t.Fatalf("MIC %x, recomputed %x", m.MIC, mic)
+		return v, fmt.Errorf("MIC %x, recomputed %x", m.MIC, mic)
 	}
 	var avFlags uint32
 	for _, p := range avPairs {
@@ -239,7 +251,7 @@ func verifyAuthenticate(t testing.TB, password string, negotiate, challenge, aut
 		}
 	}
 	if avFlags&AvFlagMICPresent == 0 {
-		t.Errorf("MsvAvFlags 0x%x lacks MIC present", avFlags)
+		return v, fmt.Errorf("MsvAvFlags 0x%x lacks MIC present", avFlags)
 	}
-	return v
+	return v, nil
 }

@@ -373,14 +373,17 @@ func (e *ExtendedInfo) size() (int, error) {
 	if e.Present > ExtendedDynamicDaylightTimeDisabled {
 		return 0, invalid("client info: extended info: Present %d is not a known field", e.Present)
 	}
-	for name, n := range map[string]int{
-		"clientAddress":             len(e.ClientAddress),
-		"clientDir":                 len(e.ClientDir),
-		"autoReconnectCookie":       len(e.AutoReconnectCookie),
-		"dynamicDSTTimeZoneKeyName": len(e.DynamicDSTTimeZoneKeyName),
+	for _, f := range []struct {
+		name string
+		n    int
+	}{
+		{"clientAddress", len(e.ClientAddress)},
+		{"clientDir", len(e.ClientDir)},
+		{"autoReconnectCookie", len(e.AutoReconnectCookie)},
+		{"dynamicDSTTimeZoneKeyName", len(e.DynamicDSTTimeZoneKeyName)},
 	} {
-		if n > 0xFFFF {
-			return 0, invalid("client info: extended info: %s of %d bytes does not fit its 16-bit length", name, n)
+		if f.n > 0xFFFF {
+			return 0, invalid("client info: extended info: %s of %d bytes does not fit its 16-bit length", f.name, f.n)
 		}
 	}
 	if e.Present >= ExtendedTimeZone && len(e.ClientTimeZone) != TimeZoneInfoLen {
@@ -532,8 +535,10 @@ func (c *ClientInfo) HasPassword() bool { return len(c.passwordUnits()) > 0 }
 
 // PasswordEqual reports, in time independent of where they differ, whether the password is s.
 func (c *ClientInfo) PasswordEqual(s string) bool {
-	want := utf16.Encode([]rune(s))
+	rs := []rune(s)
+	want := utf16.Encode(rs)
 	defer clear(want)
+	defer clear(rs)
 	have := c.passwordUnits()
 	if len(want) != len(have) {
 		return false

@@ -14,12 +14,11 @@ import (
 	"testing"
 
 	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
-	"github.com/sessionconnector/sessionconnector/api/v1alpha1"
+	"github.com/sessionconnector/sessionconnector/kubescheme"
 )
 
 // Env is a running API server.
@@ -30,16 +29,7 @@ type Env struct {
 }
 
 // Scheme returns a scheme with the Kubernetes built-ins and the project's types.
-func Scheme() *runtime.Scheme {
-	s := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(s); err != nil {
-		panic(err) // static registration; cannot fail at run time
-	}
-	if err := v1alpha1.AddToScheme(s); err != nil {
-		panic(err)
-	}
-	return s
-}
+func Scheme() *runtime.Scheme { return kubescheme.New() }
 
 // RepoRoot finds the folder with go.mod above the working directory.
 func RepoRoot() (string, error) {

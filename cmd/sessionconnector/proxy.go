@@ -1,0 +1,108 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/client/config"
+
+	"github.com/sessionconnector/sessionconnector/api/v1alpha1"
+	catalogkube "github.com/sessionconnector/sessionconnector/catalog/kube"
+	"github.com/sessionconnector/sessionconnector/frontdoor"
+	"github.com/sessionconnector/sessionconnector/kubescheme"
+	storekube "github.com/sessionconnector/sessionconnector/sessionstore/kube"
+)
+
+// inClusterNamespaceFile holds the pod's namespace inside a cluster.
+const inClusterNamespaceFile = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+
+type proxyFlags struct {
+	cluster, namespace, name string
+	listen, apiListen        string
+	certFile, keyFile        string
+}
+
+func newProxyCommand(logs *logFlags) *cobra.Command {
+	f := &proxyFlags{}
+	cmd := &cobra.Command{
+		Use:   "proxy --cluster NAME",
+		Short: "Run the RDP front door and the launch API of one RDSCluster (what the proxy pods run)",
+		Long: `proxy serves one RDSCluster: RDP on --listen and the launch API on --api-listen, with
+Sessions, launchers and the application account read from the API server in its namespace.
+Limits (handshake timeout, sessions, idle timeout, shutdown grace) come from the RDSCluster.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log, err := logs.logger()
+			if err != nil {
+				return err
+			}
+			ns, err := namespace(f.namespace)
+			if err != nil {
+				return err
+			}
+			restConfig, err := ctrlconfig.GetConfig()
+			if err != nil {
+				return fmt.Errorf("kubernetes configuration: %w", err)
+			}
+			c, err := client.New(restConfig, client.Options{Scheme: kubescheme.New()})
+			if err != nil {
+				return fmt.Errorf("kubernetes client: %w", err)
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), 30*time.Second)
+			var cluster v1alpha1.RDSCluster
+			err = c.Get(ctx, client.ObjectKey{Namespace: ns, Name: f.cluster}, &cluster)
+			cancel()
+			if err != nil {
+				return fmt.Errorf("read RDSCluster %s/%s: %w", ns, f.cluster, err)
+			}
+			p := cluster.Spec.Proxy
+			front, err := frontdoor.Start(frontdoor.Config{
+				Name: f.name, Cluster: f.cluster,
+				Store:    storekube.New(c, ns, storekube.Options{}),
+				Catalog:  &catalogkube.Catalog{Client: c, Namespace: ns},
+				CertFile: f.certFile, KeyFile: f.keyFile,
+				APIListen: f.apiListen, RDPListen: f.listen,
+				HandshakeTimeout: seconds(p.HandshakeTimeoutSeconds), IdleTimeout: seconds(p.IdleTimeoutSeconds),
+				MaxHandshakes: int(p.MaxHandshakes), MaxSessions: int(p.MaxSessions),
+				ShutdownGrace: seconds(p.ShutdownGraceSeconds),
+				Logger:        log.WithValues("cluster", f.cluster, "namespace", ns),
+			})
+			if err != nil {
+				return err
+			}
+			return front.Wait(cmd.Context())
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.cluster, "cluster", "", "name of the RDSCluster to serve (required)")
+	fl.StringVar(&f.namespace, "namespace", "", "namespace of the RDSCluster (default: the pod's namespace, or $POD_NAMESPACE)")
+	fl.StringVar(&f.name, "name", os.Getenv("POD_NAME"), "name of this proxy in Sessions (default $POD_NAME)")
+	fl.StringVar(&f.listen, "listen", ":3389", "RDP address")
+	fl.StringVar(&f.apiListen, "api-listen", ":8443", "launch API address (HTTPS; also /healthz, /readyz, /metrics)")
+	fl.StringVar(&f.certFile, "tls-cert", "/etc/sessionconnector/tls/tls.crt", "certificate for RDP clients and the launch API")
+	fl.StringVar(&f.keyFile, "tls-key", "/etc/sessionconnector/tls/tls.key", "key of the certificate")
+	_ = cmd.MarkFlagRequired("cluster")
+	return cmd
+}
+
+func seconds(n int32) time.Duration { return time.Duration(n) * time.Second }
+
+func namespace(flag string) (string, error) {
+	if flag != "" {
+		return flag, nil
+	}
+	if ns := os.Getenv("POD_NAMESPACE"); ns != "" {
+		return ns, nil
+	}
+	b, err := os.ReadFile(inClusterNamespaceFile)
+	if err != nil {
+		return "", errors.New("--namespace is required outside a pod")
+	}
+	return strings.TrimSpace(string(b)), nil
+}
