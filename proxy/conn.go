@@ -330,4 +330,3 @@ func (c *connection) relay(l *legs) {
 	c.endSession(v1alpha1.SessionEnded, reason, "the session ended: "+strings.ReplaceAll(why, "_", " "))
 	c.log.Info("session ended", "reason", why, "seconds", s.cfg.Now().Sub(c.started).Seconds())
 }
-

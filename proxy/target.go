@@ -146,7 +146,7 @@ func (c *connection) connectTarget(ctx context.Context, sess *v1alpha1.Session, 
 	t := &target{conn: conn, selectedProtocol: confirm.Response.SelectedProtocol, responseFlags: confirm.Response.Flags,
 		creds: creds, cluster: cluster, launcher: launcher}
 	if t.selectedProtocol == x224.ProtocolHybrid {
-		if err := authenticateNLA(ctx, conn, &t.creds); err != nil {
+		if err := authenticateNLA(ctx, conn, addr.Host, &t.creds); err != nil {
 			return nil, err
 		}
 	}
@@ -161,4 +161,3 @@ func cookieUser(user string) string {
 	}
 	return user
 }
-

@@ -317,6 +317,19 @@ func (c *Client) Session() (*Session, error) {
 	return c.session, nil
 }
 
+// Close zeroes the response key and closes the session, if any. Call it when the client is no
+// longer needed, whether or not authentication completed.
+func (c *Client) Close() {
+	if c == nil {
+		return
+	}
+	clear(c.responseKeyNT[:])
+	if c.session != nil {
+		c.session.Close()
+	}
+	c.state = stateFailed
+}
+
 // clientTargetInfo builds the AV pairs of the NTLMv2 blob: the server's pairs except MsvAvEOL and
 // the ones the client sets itself, then MsvAvFlags (MIC present), MsvAvChannelBindings,
 // optionally MsvAvTargetName, and MsvAvEOL.

@@ -40,9 +40,34 @@ type direction struct {
 	closed  bool
 }
 
-// newSession derives the keys from the exported session key. server selects the server's view
-// (it seals with the server-to-client keys); the client package only builds client sessions, the
-// server view serves tests that read captures.
+// Role tells which side of the connection a Session serves.
+type Role int
+
+const (
+	// RoleClient seals with the client-to-server keys and unseals with the server-to-client ones.
+	RoleClient Role = iota
+	// RoleServer is the converse.
+	RoleServer
+)
+
+// NewSession returns the session security for one side of a connection from its exported
+// session key (16 bytes) and the negotiated flags (those of the AUTHENTICATE_MESSAGE). Clients
+// get their Session from Client.Session; NewSession serves the server side of a connection and
+// tools that open captured sessions whose key they recovered.
+func NewSession(exportedSessionKey []byte, negotiatedFlags uint32, role Role) (*Session, error) {
+	if len(exportedSessionKey) != 16 {
+		return nil, fmt.Errorf("ntlm: exported session key of %d bytes, want 16", len(exportedSessionKey))
+	}
+	if role != RoleClient && role != RoleServer {
+		return nil, fmt.Errorf("ntlm: unknown role %d", role)
+	}
+	var key [16]byte
+	copy(key[:], exportedSessionKey)
+	defer clear(key[:])
+	return newSession(&key, negotiatedFlags, role == RoleServer)
+}
+
+// newSession derives the keys from the exported session key; server selects the server's view.
 func newSession(exportedSessionKey *[16]byte, flags uint32, server bool) (*Session, error) {
 	s := &Session{keyExch: flags&FlagKeyExch != 0}
 	// MS-NLMP 3.4.5.3 SEALKEY: with extended session security the base is the whole key for
