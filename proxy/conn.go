@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -94,6 +95,7 @@ func (s *Server) serveConn(conn net.Conn) {
 		_ = conn.Close()
 		return
 	}
+	defer legs.creds.zero()
 	c.relay(legs)
 }
 
@@ -145,51 +147,50 @@ func hostOnly(addr string) string {
 	return addr
 }
 
-// clientHello is what the client sent before TLS.
-type clientHello struct {
-	request *x224.ConnectionRequest
-	ticket  ticket.Ticket
-}
-
-// readClientHello reads an optional Preconnection PDU and the Connection Request, and finds the
-// ticket in the routing token (or the Preconnection PDU's string).
-func (c *connection) readClientHello(r *bufio.Reader) (*clientHello, error) {
+// readClientHello reads an optional Preconnection PDU and the Connection Request; it returns the
+// request and the ticket text from the routing token (or the Preconnection PDU's string).
+func (c *connection) readClientHello(r *bufio.Reader) (*x224.ConnectionRequest, string, error) {
 	first, err := r.Peek(1)
 	if err != nil {
-		return nil, reject("no_request", "", "the client sent nothing", err)
+		return nil, "", reject("no_request", "", "the client sent nothing", err)
 	}
 	var pcbTicket string
 	if preconnection.Starts(first[0]) {
 		pdu, err := preconnection.Read(r)
 		if err != nil {
-			return nil, reject("malformed", "", "not an RDP connection (bad Preconnection PDU)", err)
+			return nil, "", reject("malformed", "", "not an RDP connection (bad Preconnection PDU)", err)
 		}
 		pcbTicket = pdu.PCB
 	}
 	frame, err := tpkt.ReadFrame(r, 1024)
 	if err != nil {
-		return nil, reject("malformed", "", "not an RDP connection (no TPKT Connection Request)", err)
+		return nil, "", reject("malformed", "", "not an RDP connection (no TPKT Connection Request)", err)
 	}
 	req, err := x224.ParseConnectionRequest(frame)
 	if err != nil {
-		return nil, reject("malformed", "", "malformed X.224 Connection Request", err)
+		return nil, "", reject("malformed", "", "malformed X.224 Connection Request", err)
 	}
 	text := strings.TrimSpace(string(req.RoutingToken))
 	if text == "" {
 		text = strings.TrimSpace(pcbTicket)
 	}
+	return req, text, nil
+}
+
+// ticketOf parses the ticket text a client sent.
+func ticketOf(req *x224.ConnectionRequest, text string) (ticket.Ticket, error) {
 	if text == "" {
 		detail := "the Connection Request carries no routing token (open the downloaded .rdp file)"
 		if req.Cookie != "" {
 			detail = "the client sent a cookie instead of a ticket (open the downloaded .rdp file)"
 		}
-		return nil, reject("no_ticket", "", detail, nil)
+		return ticket.Ticket{}, reject("no_ticket", "", detail, nil)
 	}
 	tk, err := ticket.Parse(text)
 	if err != nil {
-		return nil, reject("bad_ticket", "", "the routing token is not a ticket", err)
+		return ticket.Ticket{}, reject("bad_ticket", "", "the routing token is not a ticket", err)
 	}
-	return &clientHello{request: req, ticket: tk}, nil
+	return tk, nil
 }
 
 // refuseNegotiation answers a Connection Request with RDP_NEG_FAILURE.
@@ -200,19 +201,20 @@ func (c *connection) refuseNegotiation(req *x224.ConnectionRequest, code uint32)
 	}
 }
 
-// legs are the two TLS connections after a successful handshake.
+// legs are the two TLS connections after a successful handshake, with what the relay needs.
 type legs struct {
 	client, target net.Conn
+	channels       *channels
+	creds          *credentials
 }
 
 // handshake runs everything up to the relay.
 func (c *connection) handshake(ctx context.Context) (*legs, error) {
 	br := bufio.NewReaderSize(c.client, 2048)
-	hello, err := c.readClientHello(br)
+	req, text, err := c.readClientHello(br)
 	if err != nil {
 		return nil, err
 	}
-	req := hello.request
 	if req.Neg == nil || req.Neg.RequestedProtocols&x224.ProtocolSSL == 0 {
 		c.refuseNegotiation(req, x224.FailureSSLRequiredByServer)
 		return nil, reject("standard_rdp_security", "", "the client offers only standard RDP security; TLS is required", nil)
@@ -221,9 +223,13 @@ func (c *connection) handshake(ctx context.Context) (*legs, error) {
 		c.refuseNegotiation(req, x224.FailureSSLNotAllowedByServer)
 		return nil, reject("restricted_admin", "", "the client requires Restricted Admin or Remote Credential Guard mode, which a credential-injecting proxy cannot serve", nil)
 	}
-	c.log = c.log.WithValues("session", hello.ticket.ID)
+	tk, err := ticketOf(req, text)
+	if err != nil {
+		return nil, err
+	}
+	c.log = c.log.WithValues("session", tk.ID)
 
-	sess, reused, err := c.s.cfg.Store.Claim(ctx, hello.ticket, sessionstore.ClaimRequest{ClientAddress: c.clientIP, Proxy: c.s.cfg.Name})
+	sess, reused, err := c.s.cfg.Store.Claim(ctx, tk, sessionstore.ClaimRequest{ClientAddress: c.clientIP, Proxy: c.s.cfg.Name})
 	if err != nil {
 		reason := sessionstore.RejectReason(err)
 		return nil, reject("ticket_"+reason, "", ticketDetail(reason), err)
@@ -267,11 +273,12 @@ func (c *connection) handshake(ctx context.Context) (*legs, error) {
 		return nil, reject("client_tls", ReasonClientFailed, "TLS handshake with the client failed", err)
 	}
 
-	if err := c.connectSequence(ctx, clientTLS, tgt, req); err != nil {
+	ch, err := c.connectSequence(ctx, clientTLS, tgt, req)
+	if err != nil {
 		return nil, err
 	}
 	ok = true
-	return &legs{client: clientTLS, target: tgt.conn}, nil
+	return &legs{client: clientTLS, target: tgt.conn, channels: ch, creds: &tgt.creds}, nil
 }
 
 func ticketDetail(reason string) string {
@@ -304,29 +311,65 @@ func (c *connection) relay(l *legs) {
 	defer s.sessions.Add(-1)
 	s.metrics.active.Inc()
 	defer s.metrics.active.Dec()
-	s.metrics.handshakes.WithLabelValues("ok", "").Inc()
-	s.metrics.latency.Observe(s.cfg.Now().Sub(c.started).Seconds())
 	_ = l.client.SetDeadline(time.Time{})
 	_ = l.target.SetDeadline(time.Time{})
 
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	now := metav1.NewTime(s.cfg.Now())
-	if _, err := s.cfg.Store.UpdateStatus(ctx, c.session.Name, func(st *v1alpha1.SessionStatus) error {
-		st.Phase, st.Reason, st.Message, st.StartedAt = v1alpha1.SessionActive, "Connected", "the user is connected to the target", &now
-		return nil
-	}); err != nil {
-		c.log.Error(err, "could not record the start of the session")
-	}
-	cancel()
-	c.log.Info("session started", "user", c.session.Spec.User, "secretId", c.session.Spec.SecretID,
-		"target", c.session.Spec.Target, "handshakeSeconds", s.cfg.Now().Sub(c.started).Seconds())
-
-	r := &relay{client: l.client, target: l.target, idleTimeout: s.cfg.IdleTimeout, stop: s.stop,
+	r := &relay{client: l.client, target: l.target, channels: l.channels, creds: l.creds,
+		idleTimeout: s.cfg.IdleTimeout, activationDeadline: c.started.Add(2 * s.cfg.HandshakeTimeout), stop: s.stop,
 		toTarget: s.metrics.bytes.WithLabelValues("client_to_target"), toClient: s.metrics.bytes.WithLabelValues("target_to_client")}
-	why := r.run()
+	var activeOnce sync.Once
+	activated := make(chan struct{})
+	r.onActive = func() {
+		activeOnce.Do(func() {
+			defer close(activated)
+			s.metrics.handshakes.WithLabelValues("ok", "").Inc()
+			s.metrics.latency.Observe(s.cfg.Now().Sub(c.started).Seconds())
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			now := metav1.NewTime(s.cfg.Now())
+			if _, err := s.cfg.Store.UpdateStatus(ctx, c.session.Name, func(st *v1alpha1.SessionStatus) error {
+				st.Phase, st.Reason, st.Message, st.StartedAt = v1alpha1.SessionActive, "Connected", "the user is on the target", &now
+				return nil
+			}); err != nil {
+				c.log.Error(err, "could not record the start of the session")
+			}
+			c.log.Info("session started", "user", c.session.Spec.User, "secretId", c.session.Spec.SecretID,
+				"target", c.session.Spec.Target, "handshakeSeconds", s.cfg.Now().Sub(c.started).Seconds(), "blockedChannels", len(l.channels.blocked))
+		})
+	}
+	why, perr := r.run()
+	if r.active.Load() {
+		<-activated // the Active write lands before the Ended one
+	}
 	s.metrics.ended.WithLabelValues(why).Inc()
-	reason := map[string]string{endClient: v1alpha1.ReasonClientDisconnect, endTarget: v1alpha1.ReasonTargetDisconnect,
-		endIdle: ReasonIdle, endShutdown: ReasonShutdown}[why]
-	c.endSession(v1alpha1.SessionEnded, reason, "the session ended: "+strings.ReplaceAll(why, "_", " "))
-	c.log.Info("session ended", "reason", why, "seconds", s.cfg.Now().Sub(c.started).Seconds())
+	kv := []any{"reason", why, "seconds", s.cfg.Now().Sub(c.started).Seconds()}
+	if perr != nil {
+		kv = append(kv, "error", perr.Error())
+	}
+	if !r.active.Load() {
+		s.metrics.handshakes.WithLabelValues("rejected", "not_activated").Inc()
+		detail := "the session ended before it became active: " + strings.ReplaceAll(why, "_", " ")
+		c.log.Info("connection rejected", append(kv, "detail", detail)...)
+		c.endSession(v1alpha1.SessionRejected, sessionReason(why), detail)
+		return
+	}
+	c.endSession(v1alpha1.SessionEnded, sessionReason(why), "the session ended: "+strings.ReplaceAll(why, "_", " "))
+	c.log.Info("session ended", kv...)
+}
+
+func sessionReason(why string) string {
+	switch why {
+	case endClient:
+		return v1alpha1.ReasonClientDisconnect
+	case endTarget:
+		return v1alpha1.ReasonTargetDisconnect
+	case endIdle:
+		return ReasonIdle
+	case endShutdown:
+		return ReasonShutdown
+	case endActivation:
+		return "ActivationTimeout"
+	default:
+		return ReasonProtocolError
+	}
 }

@@ -1,6 +1,10 @@
 package proxy
 
 import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
 	"io"
 	"net"
 	"sync"
@@ -8,34 +12,58 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/sessionconnector/sessionconnector/rdp/pdu"
+	"github.com/sessionconnector/sessionconnector/rdp/tpkt"
 )
 
-// relayBufferSize is the copy buffer per direction. RDP PDUs are at most 64 KiB; 16 KiB keeps
-// idle sessions small and moves a full-screen update in a few reads.
+// relayBufferSize is the read buffer per direction: PDUs up to this size are relayed without a
+// copy; larger ones (up to 64 KiB) go through a buffer that grows once.
 const relayBufferSize = 16 << 10
 
 // Why a relay ended.
 const (
-	endClient   = "client_disconnected"
-	endTarget   = "target_disconnected"
-	endIdle     = "idle_timeout"
-	endShutdown = "shutdown"
+	endClient     = "client_disconnected"
+	endTarget     = "target_disconnected"
+	endIdle       = "idle_timeout"
+	endShutdown   = "shutdown"
+	endProtocol   = "protocol_error"
+	endActivation = "activation_timeout"
 )
 
-// relay copies bytes both ways between client and target until one side ends, the session is
-// idle for idleTimeout (0: never), or stop is closed. It closes both connections and says why it
-// ended.
+// MCS Send Data header, as the relay peeks at it: after TPKT (4) and X.224 Data (3) comes the
+// PER type byte (Send Data Request 0x64, Indication 0x68), the initiator (2), the channel id (2),
+// the priority and segmentation byte, then the PER length of the data (1 or 2 bytes).
+const (
+	mcsTypeOffset      = 7
+	mcsChannelOffset   = 10
+	mcsSendDataHeader  = 13 // offset of the PER length
+	mcsSendDataRequest = 25 << 2
+	mcsSendDataInd     = 26 << 2
+)
+
+// relay moves PDUs both ways between client and target, applying the session's rules: the
+// Client Info PDU gets the secret's credentials, channels the launcher forbids carry nothing,
+// and the session becomes active when the target sends its Demand Active. It ends when a side
+// ends, the session is idle for idleTimeout (0: never), activation takes longer than
+// activationDeadline, or stop is closed; it closes both connections and says why.
 type relay struct {
-	client, target net.Conn
-	idleTimeout    time.Duration
-	stop           <-chan struct{}
-	toTarget       prometheus.Counter
-	toClient       prometheus.Counter
+	client, target     net.Conn
+	channels           *channels
+	creds              *credentials
+	idleTimeout        time.Duration
+	activationDeadline time.Time
+	onActive           func()
+	stop               <-chan struct{}
+	toTarget, toClient prometheus.Counter
 
 	lastActivity atomic.Int64 // unix nanoseconds
+	active       atomic.Bool
+	infoSent     atomic.Bool
+	protocolErr  atomic.Value // error
 }
 
-func (r *relay) run() string {
+func (r *relay) run() (string, error) {
 	var (
 		once   sync.Once
 		reason string
@@ -50,45 +78,208 @@ func (r *relay) run() string {
 	}
 	r.lastActivity.Store(time.Now().UnixNano())
 	wg.Add(2)
-	go func() { defer wg.Done(); r.copy(r.target, r.client, r.toTarget); end(endClient) }()
-	go func() { defer wg.Done(); r.copy(r.client, r.target, r.toClient); end(endTarget) }()
-
+	go func() {
+		defer wg.Done()
+		end(r.pump(r.client, r.target, r.toTarget, r.clientPDU, endClient))
+	}()
+	go func() {
+		defer wg.Done()
+		end(r.pump(r.target, r.client, r.toClient, r.targetPDU, endTarget))
+	}()
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
-	var tick <-chan time.Time
-	if r.idleTimeout > 0 {
-		t := time.NewTicker(min(r.idleTimeout/4, 30*time.Second) + time.Millisecond)
-		defer t.Stop()
-		tick = t.C
-	}
+
+	ticker := time.NewTicker(time.Second)
+	defer ticker.Stop()
 	for {
 		select {
 		case <-done:
-			return reason
+			err, _ := r.protocolErr.Load().(error)
+			return reason, err
 		case <-r.stop:
 			end(endShutdown)
-		case now := <-tick:
-			if now.Sub(time.Unix(0, r.lastActivity.Load())) >= r.idleTimeout {
+		case now := <-ticker.C:
+			if !r.active.Load() && !r.activationDeadline.IsZero() && now.After(r.activationDeadline) {
+				end(endActivation)
+			}
+			if r.idleTimeout > 0 && now.Sub(time.Unix(0, r.lastActivity.Load())) >= r.idleTimeout {
 				end(endIdle)
 			}
 		}
 	}
 }
 
-// copy moves bytes from src to dst; it returns at EOF or the first error of either side.
-func (r *relay) copy(dst io.Writer, src io.Reader, counter prometheus.Counter) {
-	buf := make([]byte, relayBufferSize)
+// pdu rules for one direction: return the PDU to send (possibly rewritten), or nil to drop it.
+type pduRule func(kind tpkt.Kind, b []byte) ([]byte, error)
+
+// pump relays PDUs from src to dst until an error; it returns sideEnded for EOF or a read or
+// write error, endProtocol for a malformed PDU or a failed rewrite.
+func (r *relay) pump(src io.Reader, dst io.Writer, counter prometheus.Counter, rule pduRule, sideEnded string) string {
+	br := bufio.NewReaderSize(src, relayBufferSize)
+	var big []byte
 	for {
-		n, err := src.Read(buf)
-		if n > 0 {
-			r.lastActivity.Store(time.Now().UnixNano())
-			if _, werr := dst.Write(buf[:n]); werr != nil {
-				return
-			}
-			counter.Add(float64(n))
-		}
+		kind, n, err := peekLength(br)
 		if err != nil {
-			return // EOF or an error: the caller names the side that ended
+			if errors.Is(err, errFraming) {
+				r.protocolErr.CompareAndSwap(nil, err)
+				return endProtocol
+			}
+			return sideEnded
+		}
+		var b []byte
+		if n <= br.Size() {
+			if b, err = br.Peek(n); err != nil {
+				return sideEnded
+			}
+		} else {
+			if cap(big) < n {
+				big = make([]byte, n)
+			}
+			b = big[:n]
+			if _, err := io.ReadFull(br, b); err != nil {
+				return sideEnded
+			}
+		}
+		r.lastActivity.Store(time.Now().UnixNano())
+		out, err := rule(kind, b)
+		if err != nil {
+			r.protocolErr.CompareAndSwap(nil, err)
+			return endProtocol
+		}
+		if out != nil {
+			if _, err := dst.Write(out); err != nil {
+				return sideEnded
+			}
+			counter.Add(float64(len(out)))
+		}
+		if n <= br.Size() {
+			_, _ = br.Discard(n)
 		}
 	}
+}
+
+// errFraming marks a byte stream that is not RDP PDUs.
+var errFraming = errors.New("malformed PDU framing")
+
+// peekLength reads the length of the next PDU (TPKT or fast-path) without consuming it. Read
+// errors come back as they are; bad framing wraps errFraming.
+func peekLength(br *bufio.Reader) (tpkt.Kind, int, error) {
+	hdr, err := br.Peek(2)
+	if err != nil {
+		return tpkt.KindUnknown, 0, err
+	}
+	var n int
+	kind := tpkt.Detect(hdr[0])
+	switch kind {
+	case tpkt.KindTPKT:
+		h, err := br.Peek(tpkt.HeaderLen)
+		if err != nil {
+			return kind, 0, err
+		}
+		n, err = tpkt.FrameLength(h)
+		if err != nil {
+			return kind, 0, fmt.Errorf("%w: %w", errFraming, err)
+		}
+	case tpkt.KindFastPath:
+		h, err := br.Peek(2)
+		if err == nil && h[1]&0x80 != 0 {
+			h, err = br.Peek(3)
+		}
+		if err != nil {
+			return kind, 0, err
+		}
+		n, _, err = tpkt.FastPathLength(h)
+		if err != nil {
+			return kind, 0, fmt.Errorf("%w: %w", errFraming, err)
+		}
+	default:
+		return kind, 0, fmt.Errorf("%w: neither TPKT nor fast-path (first byte %#02x)", errFraming, hdr[0])
+	}
+	return kind, n, nil
+}
+
+// sendDataChannel returns the channel of an MCS Send Data frame of the given type byte.
+func sendDataChannel(b []byte, typ byte) (uint16, bool) {
+	if len(b) < mcsSendDataHeader || b[4] != 0x02 || b[5] != 0xF0 || b[mcsTypeOffset]&^0x03 != typ {
+		return 0, false
+	}
+	return binary.BigEndian.Uint16(b[mcsChannelOffset:]), true
+}
+
+// clientPDU applies the rules to what the client sends.
+func (r *relay) clientPDU(kind tpkt.Kind, b []byte) ([]byte, error) {
+	if kind != tpkt.KindTPKT {
+		return b, nil
+	}
+	ch, ok := sendDataChannel(b, mcsSendDataRequest)
+	if !ok {
+		return b, nil
+	}
+	if _, blocked := r.channels.blocked[ch]; blocked {
+		return nil, nil
+	}
+	if ch == r.channels.io && isClientInfo(b) {
+		out, err := rewriteClientInfo(b, r.creds)
+		if err != nil {
+			return nil, fmt.Errorf("rewrite the Client Info PDU: %w", err)
+		}
+		r.infoSent.Store(true)
+		r.creds.zero() // the password is needed once
+		return out, nil
+	}
+	return b, nil
+}
+
+// isClientInfo reports whether a Send Data Request carries a Client Info PDU (its basic security
+// header has SEC_INFO_PKT).
+func isClientInfo(b []byte) bool {
+	i := mcsSendDataHeader + 1 // the PER length: one byte, or two when its top bit is set
+	if i > len(b) {
+		return false
+	}
+	if b[mcsSendDataHeader]&0x80 != 0 {
+		i++
+	}
+	if i+2 > len(b) {
+		return false
+	}
+	return binary.LittleEndian.Uint16(b[i:])&pdu.SecInfoPkt != 0
+}
+
+// targetPDU applies the rules to what the target sends.
+func (r *relay) targetPDU(kind tpkt.Kind, b []byte) ([]byte, error) {
+	if kind == tpkt.KindFastPath {
+		r.activate()
+		return b, nil
+	}
+	ch, ok := sendDataChannel(b, mcsSendDataInd)
+	if !ok {
+		return b, nil
+	}
+	if _, blocked := r.channels.blocked[ch]; blocked {
+		return nil, nil
+	}
+	if ch == r.channels.io && !r.active.Load() && isDemandActive(b) {
+		r.activate()
+	}
+	return b, nil
+}
+
+func (r *relay) activate() {
+	if r.infoSent.Load() && r.active.CompareAndSwap(false, true) && r.onActive != nil {
+		go r.onActive() // a store write must not stall the relay
+	}
+}
+
+// isDemandActive reports whether a Send Data Indication carries a Demand Active PDU.
+func isDemandActive(b []byte) bool {
+	i := mcsSendDataHeader + 1
+	if i > len(b) {
+		return false
+	}
+	if b[mcsSendDataHeader]&0x80 != 0 {
+		i++
+	}
+	h, _, _, err := pdu.ParseShareControlHeader(b[min(i, len(b)):])
+	return err == nil && h.Type() == pdu.PDUTypeDemandActive
 }

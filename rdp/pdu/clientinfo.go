@@ -1,9 +1,12 @@
 package pdu
 
 import (
+	"bytes"
 	"crypto/subtle"
+	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"slices"
 	"strings"
 	"unicode/utf16"
@@ -86,8 +89,10 @@ const (
 // decode UTF-16 (unpaired surrogates become U+FFFD) or read ANSI bytes as ISO-8859-1; the
 // parsed code units themselves are kept, so an unmodified ClientInfo marshals to its input.
 //
-// The password never appears in String, GoString or Format output, and it is held in a separate
-// allocation so that even reflection-based printing of a containing value shows a pointer only.
+// The password never appears in String, GoString, Format, MarshalJSON or LogValue output. It is
+// held inside a closure, which reflection cannot look into: even printing a value that contains a
+// ClientInfo in an unexported field (where fmt cannot call Format) shows a function address only.
+// Use Equal, not reflect.DeepEqual, to compare two ClientInfo values.
 type ClientInfo struct {
 	CodePage uint32
 	Flags    uint32
@@ -95,10 +100,15 @@ type ClientInfo struct {
 	Extended *ExtendedInfo
 
 	domain, userName, alternateShell, workingDir []uint16
-	password                                     *secret
+	password                                     secret
 }
 
-type secret struct{ units []uint16 }
+// secret holds code units out of reflection's reach; nil means no password.
+type secret func() *[]uint16
+
+func newSecret(units []uint16) secret {
+	return func() *[]uint16 { return &units }
+}
 
 // ExtendedInfo is TS_EXTENDED_INFO_PACKET (MS-RDPBCGR 2.2.1.11.1.1.1). Its fields after
 // ClientDir are optional and, when present, come in order; Present says how many were sent.
@@ -203,7 +213,7 @@ func ParseClientInfo(b []byte) (*ClientInfo, error) {
 		*targets[i] = units
 	}
 	if len(pw) > 0 {
-		c.password = &secret{units: pw}
+		c.password = newSecret(pw)
 	}
 	if r.left() > 0 {
 		ext, err := parseExtendedInfo(r.rest())
@@ -302,16 +312,16 @@ func (c *ClientInfo) MarshalPDU(sec SecurityHeader) ([]byte, error) {
 	if sec.Flags&SecInfoPkt == 0 || sec.Flags&SecEncrypt != 0 {
 		return nil, invalid("client info: security flags 0x%04x need SEC_INFO_PKT and no SEC_ENCRYPT", sec.Flags)
 	}
-	return c.append(sec.Append(nil), securityHeaderLength)
+	return c.append(sec.Append(nil))
 }
 
 // Marshal returns the TS_INFO_PACKET, recomputing the five cb fields. The result holds the
 // password; clear it after use.
 func (c *ClientInfo) Marshal() ([]byte, error) {
-	return c.append(nil, 0)
+	return c.append(nil)
 }
 
-func (c *ClientInfo) append(dst []byte, extra int) ([]byte, error) {
+func (c *ClientInfo) append(dst []byte) ([]byte, error) {
 	if c == nil {
 		return nil, invalid("nil ClientInfo")
 	}
@@ -345,7 +355,7 @@ func (c *ClientInfo) append(dst []byte, extra int) ([]byte, error) {
 		size += n
 	}
 	// Grow once, so that no abandoned copy of the password is left behind by append.
-	dst = slices.Grow(dst, size+extra)
+	dst = slices.Grow(dst, size)
 	dst = le32(dst, c.CodePage)
 	dst = le32(dst, c.Flags)
 	for _, f := range fields {
@@ -359,7 +369,10 @@ func (c *ClientInfo) append(dst []byte, extra int) ([]byte, error) {
 				dst = append(dst, byte(u))
 			}
 		}
-		dst = append(dst, make([]byte, term)...)
+		dst = append(dst, 0)
+		if unicode {
+			dst = append(dst, 0)
+		}
 	}
 	if c.Extended != nil {
 		dst = c.Extended.append(dst)
@@ -505,7 +518,7 @@ func (c *ClientInfo) replacePassword(units []uint16) error {
 	}
 	c.ZeroPassword()
 	if len(units) > 0 {
-		c.password = &secret{units: units}
+		c.password = newSecret(units)
 	}
 	return nil
 }
@@ -539,22 +552,15 @@ func (c *ClientInfo) PasswordEqual(s string) bool {
 	want := utf16.Encode(rs)
 	defer clear(want)
 	defer clear(rs)
-	have := c.passwordUnits()
-	if len(want) != len(have) {
-		return false
-	}
-	var diff uint16
-	for i := range have {
-		diff |= have[i] ^ want[i]
-	}
-	return subtle.ConstantTimeEq(int32(diff), 0) == 1
+	return unitsEqual(c.passwordUnits(), want)
 }
 
 // ZeroPassword overwrites the password held by c with zeros and empties it.
 func (c *ClientInfo) ZeroPassword() {
 	if c.password != nil {
-		clear(c.password.units)
-		c.password.units = nil
+		p := c.password()
+		clear(*p)
+		*p = nil
 		c.password = nil
 	}
 }
@@ -563,7 +569,44 @@ func (c *ClientInfo) passwordUnits() []uint16 {
 	if c.password == nil {
 		return nil
 	}
-	return c.password.units
+	return *c.password()
+}
+
+// Equal reports whether c and o hold the same fields, comparing the passwords in constant time.
+func (c *ClientInfo) Equal(o *ClientInfo) bool {
+	if c == nil || o == nil {
+		return c == o
+	}
+	return c.CodePage == o.CodePage && c.Flags == o.Flags &&
+		slices.Equal(c.domain, o.domain) && slices.Equal(c.userName, o.userName) &&
+		slices.Equal(c.alternateShell, o.alternateShell) && slices.Equal(c.workingDir, o.workingDir) &&
+		unitsEqual(c.passwordUnits(), o.passwordUnits()) && c.Extended.Equal(o.Extended)
+}
+
+// Equal reports whether e and o hold the same fields.
+func (e *ExtendedInfo) Equal(o *ExtendedInfo) bool {
+	if e == nil || o == nil {
+		return e == o
+	}
+	return e.ClientAddressFamily == o.ClientAddressFamily && bytes.Equal(e.ClientAddress, o.ClientAddress) &&
+		bytes.Equal(e.ClientDir, o.ClientDir) && e.Present == o.Present && bytes.Equal(e.ClientTimeZone, o.ClientTimeZone) &&
+		e.ClientSessionID == o.ClientSessionID && e.PerformanceFlags == o.PerformanceFlags &&
+		subtle.ConstantTimeCompare(e.AutoReconnectCookie, o.AutoReconnectCookie) == 1 &&
+		e.Reserved1 == o.Reserved1 && e.Reserved2 == o.Reserved2 &&
+		bytes.Equal(e.DynamicDSTTimeZoneKeyName, o.DynamicDSTTimeZoneKeyName) &&
+		e.DynamicDaylightTimeDisabled == o.DynamicDaylightTimeDisabled && bytes.Equal(e.Trailing, o.Trailing)
+}
+
+// unitsEqual compares two code unit slices in time that depends on their lengths only.
+func unitsEqual(a, b []uint16) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	var diff uint16
+	for i := range a {
+		diff |= a[i] ^ b[i]
+	}
+	return subtle.ConstantTimeEq(int32(diff), 0) == 1
 }
 
 // SetAutologon sets or clears INFO_AUTOLOGON (log on with the credentials in the packet).
@@ -686,6 +729,19 @@ func (e ExtendedInfo) String() string {
 
 // Format implements fmt.Formatter so that every verb prints the redacted String.
 func (e ExtendedInfo) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, e.String()) }
+
+// MarshalJSON encodes the redacted String as a JSON string, so that JSON loggers print no
+// password.
+func (c ClientInfo) MarshalJSON() ([]byte, error) { return json.Marshal(c.String()) }
+
+// MarshalJSON encodes the redacted String as a JSON string.
+func (e ExtendedInfo) MarshalJSON() ([]byte, error) { return json.Marshal(e.String()) }
+
+// LogValue implements slog.LogValuer with the redacted String.
+func (c ClientInfo) LogValue() slog.Value { return slog.StringValue(c.String()) }
+
+// LogValue implements slog.LogValuer with the redacted String.
+func (e ExtendedInfo) LogValue() slog.Value { return slog.StringValue(e.String()) }
 
 func redacted(set bool) string {
 	if set {

@@ -167,14 +167,16 @@ func (r *Reader) ReadEnumerated(count int) (byte, error) {
 	return b, nil
 }
 
-// ReadInteger consumes an INTEGER (0..MAX): a length octet (1 to 4) and that many big-endian
-// octets. It returns the value and the number of value octets.
+// ReadInteger consumes an INTEGER (0..MAX): a length octet (1 to 4; the two-octet length form
+// is refused here) and that many big-endian octets. It returns the value and the number of
+// value octets.
 func (r *Reader) ReadInteger() (v uint32, size int, err error) {
 	start := r.off
-	n, _, err := r.ReadLength()
+	l, err := r.ReadByte()
 	if err != nil {
 		return 0, 0, err
 	}
+	n := int(l)
 	if n < 1 || n > 4 {
 		r.off = start
 		return 0, 0, r.errorf(start, "integer of %d octets, want 1 to 4", n)

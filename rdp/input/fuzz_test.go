@@ -1,0 +1,73 @@
+package input
+
+import (
+	"bytes"
+	"reflect"
+	"testing"
+
+	"github.com/sessionconnector/sessionconnector/rdp/fastpath"
+)
+
+// The seeds of FuzzParseFastPathInput in testdata/fuzz are the captures' fast-path input PDUs.
+
+func FuzzParseFastPathInput(f *testing.F) {
+	f.Add([]byte{0x00, 0x05, 0x01, 0x00, 0x1E})
+	f.Add([]byte{0x18, 0x14, 0x80, 0x10, 0x01, 0x00, 0x09, 0x33, 0x20, 0x00, 0x02, 0x01, 0x00, 0x02, 0x00, 0xE0, 0x01, 0x02, 0x03, 0x04})
+	f.Fuzz(func(t *testing.T, in []byte) {
+		events, err := ParseFastPath(in)
+		if err != nil {
+			return
+		}
+		p, err := fastpath.ParseInput(in)
+		if err != nil {
+			t.Fatalf("events parsed but not the PDU: %v", err)
+		}
+		var enc []byte
+		for _, e := range events {
+			if enc, err = AppendFastPathEvent(enc, e); err != nil {
+				t.Fatalf("encode a parsed event %+v: %v", e, err)
+			}
+			_, _ = e.Button()
+			_, _, _ = e.Wheel()
+		}
+		if !bytes.Equal(enc, p.Events) {
+			t.Fatalf("events re-encoded as % x, want % x", enc, p.Events)
+		}
+		p.Events = enc
+		out, err := p.Marshal()
+		if err != nil || !bytes.Equal(out, in) {
+			t.Fatalf("re-marshal: %v", err)
+		}
+		again, err := ParseFastPath(out)
+		if err != nil || !reflect.DeepEqual(again, events) {
+			t.Fatalf("re-parse: %v", err)
+		}
+	})
+}
+
+func FuzzParseSlowPathInput(f *testing.F) {
+	f.Add([]byte{0x22, 0x00, 0x17, 0x00, 0xEF, 0x03, 0xEA, 0x03, 0x01, 0x00, 0x01, 0x00, 0x10, 0x00, 0x1C, 0x00, 0x00, 0x00,
+		0x01, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00, 0x04, 0x00, 0x00, 0x80, 0x1E, 0x00, 0x00, 0x00})
+	f.Add([]byte{0x2E, 0x00, 0x17, 0x00, 0xEF, 0x03, 0xEA, 0x03, 0x01, 0x00, 0x01, 0x00, 0x1C, 0x00, 0x1C, 0x00, 0x00, 0x00,
+		0x02, 0x00, 0x00, 0x00, 0x09, 0x00, 0x00, 0x00, 0x01, 0x80, 0x00, 0x90, 0x2C, 0x01, 0x96, 0x00,
+		0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x05, 0x00, 0x00, 0x00})
+	f.Fuzz(func(t *testing.T, in []byte) {
+		events, err := ParseSlowPathPDU(in)
+		if err != nil {
+			return
+		}
+		data, err := MarshalSlowPath(events)
+		if err != nil {
+			t.Fatalf("marshal parsed events: %v", err)
+		}
+		again, err := ParseSlowPath(data)
+		if err != nil || !reflect.DeepEqual(again, events) {
+			t.Fatalf("re-parse: %v\n%+v\n%+v", err, again, events)
+		}
+		for _, e := range events {
+			_, _ = e.Button()
+			_ = e.Moved()
+			_, _ = AppendFastPathEvent(nil, e)
+		}
+	})
+}
