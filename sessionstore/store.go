@@ -69,6 +69,9 @@ type Decision struct {
 
 // Decide applies the single-use rules to s (which it mutates) for a claim of t at now.
 //
+// Refusals are counted in status.rejectedAttempts and described in status.lastRejection; they
+// do not change the phase's reason, so a finished session keeps saying why it finished.
+//
 //   - A ticket whose secret part does not match is forged: refused, counted.
 //   - An unused ticket past its expiry: the Session becomes Expired, refused.
 //   - An unused ticket in time: the Session becomes Connecting, claimed by req. Granted.
@@ -78,7 +81,7 @@ func Decide(s *v1alpha1.Session, t ticket.Ticket, req ClaimRequest, now time.Tim
 	st := &s.Status
 	reject := func(err error, reason, message string) Decision {
 		st.RejectedAttempts++
-		st.Reason, st.Message = reason, message
+		st.LastRejection = &v1alpha1.Rejection{Reason: reason, Message: message, At: metav1.NewTime(now), ClientAddress: req.ClientAddress}
 		return Decision{Err: err, Write: true}
 	}
 	if !t.Matches(s.Spec.TicketHash) {
@@ -92,10 +95,9 @@ func Decide(s *v1alpha1.Session, t ticket.Ticket, req ClaimRequest, now time.Tim
 		st.Reason = v1alpha1.ReasonTicketExpired
 		st.Message = fmt.Sprintf("the ticket expired at %s and was presented at %s from %s",
 			s.Spec.ExpiresAt.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339), req.ClientAddress)
-		st.RejectedAttempts++
 		ended := metav1.NewTime(now)
 		st.EndedAt = &ended
-		return Decision{Err: ErrExpired, Write: true}
+		return reject(ErrExpired, v1alpha1.ReasonTicketExpired, st.Message)
 	case phase == v1alpha1.SessionIssued:
 		claimed := metav1.NewTime(now)
 		st.Phase = v1alpha1.SessionConnecting

@@ -97,11 +97,11 @@ type SessionStatus struct {
 	// +optional
 	Phase SessionPhase `json:"phase,omitempty"`
 
-	// Reason is a CamelCase word for the last change of phase or for the last rejected attempt.
+	// Reason is a CamelCase word for the last change of phase.
 	// +optional
 	Reason string `json:"reason,omitempty"`
 
-	// Message says the same for a person. It never holds a password or a ticket.
+	// Message says why for a person. It never holds a password or a ticket.
 	// +optional
 	Message string `json:"message,omitempty"`
 
@@ -130,9 +130,26 @@ type SessionStatus struct {
 	// +optional
 	RejectedAttempts int32 `json:"rejectedAttempts,omitempty"`
 
+	// LastRejection describes the last refused connection with this session's ticket.
+	// +optional
+	LastRejection *Rejection `json:"lastRejection,omitempty"`
+
 	// Recording of the session.
 	// +optional
 	Recording *RecordingReference `json:"recording,omitempty"`
+}
+
+// Rejection is a refused connection attempt.
+type Rejection struct {
+	// Reason is a CamelCase word: TicketReused, TicketForged, TicketExpired.
+	Reason string `json:"reason"`
+	// Message says why for a person.
+	Message string `json:"message"`
+	// At is when it happened.
+	At metav1.Time `json:"at"`
+	// ClientAddress is where the connection came from.
+	// +optional
+	ClientAddress string `json:"clientAddress,omitempty"`
 }
 
 // Session is one launch: who launched which secret with which launcher, and what became of it.

@@ -191,7 +191,8 @@ func Run(t *testing.T, h Harness) {
 		f.clock.Advance(time.Second)
 		f.wantRefused(tk, "192.0.2.99", sessionstore.ErrAlreadyUsed)
 		got := f.get(tk.ID)
-		if got.Status.Phase != v1alpha1.SessionConnecting || got.Status.RejectedAttempts != 1 || got.Status.Reason != v1alpha1.ReasonTicketReused {
+		if got.Status.Phase != v1alpha1.SessionConnecting || got.Status.RejectedAttempts != 1 || got.Status.Reason != "Claimed" ||
+			got.Status.LastRejection == nil || got.Status.LastRejection.Reason != v1alpha1.ReasonTicketReused || got.Status.LastRejection.ClientAddress != "192.0.2.99" {
 			t.Fatalf("after a replay: %+v", got.Status)
 		}
 	})
@@ -223,6 +224,9 @@ func Run(t *testing.T, h Harness) {
 			t.Fatal(err)
 		}
 		f.wantRefused(tk, "192.0.2.10", sessionstore.ErrAlreadyUsed)
+		if got := f.get(tk.ID); got.Status.Phase != v1alpha1.SessionEnded || got.Status.Reason == v1alpha1.ReasonTicketReused {
+			t.Fatalf("a refused attempt changed the finished session's reason: %+v", got.Status)
+		}
 	})
 
 	t.Run("Expired", func(t *testing.T) {
@@ -231,7 +235,8 @@ func Run(t *testing.T, h Harness) {
 		f.clock.Advance(time.Minute)
 		f.wantRefused(tk, "192.0.2.10", sessionstore.ErrExpired)
 		got := f.get(tk.ID)
-		if got.Status.Phase != v1alpha1.SessionExpired || got.Status.Reason != v1alpha1.ReasonTicketExpired || got.Status.EndedAt == nil {
+		if got.Status.Phase != v1alpha1.SessionExpired || got.Status.Reason != v1alpha1.ReasonTicketExpired || got.Status.EndedAt == nil ||
+			got.Status.RejectedAttempts != 1 {
 			t.Fatalf("expired session status %+v", got.Status)
 		}
 		f.wantRefused(tk, "192.0.2.10", sessionstore.ErrExpired)
@@ -242,7 +247,8 @@ func Run(t *testing.T, h Harness) {
 		tk := f.issue(15 * time.Minute)
 		f.wantRefused(Forge(t, tk), "192.0.2.66", sessionstore.ErrForged)
 		got := f.get(tk.ID)
-		if got.EffectivePhase() != v1alpha1.SessionIssued || got.Status.RejectedAttempts != 1 || got.Status.Reason != v1alpha1.ReasonTicketForged {
+		if got.EffectivePhase() != v1alpha1.SessionIssued || got.Status.RejectedAttempts != 1 ||
+			got.Status.LastRejection == nil || got.Status.LastRejection.Reason != v1alpha1.ReasonTicketForged {
 			t.Fatalf("after a forged ticket: %+v", got.Status)
 		}
 		// A forgery does not burn the real ticket.

@@ -253,7 +253,8 @@ func TestProxyToXrdp(t *testing.T) {
 	again := peers.RunFreeRDP(ctx, peer.Redacting(t), display, path, "/cert:ignore")
 	w.waitLog("the ticket was already used", 20*time.Second)
 	again.Stop()
-	if s, _ := w.srv.Store.Get(context.Background(), tk.ID); s.Status.RejectedAttempts == 0 || s.Status.Reason != v1alpha1.ReasonTicketReused {
+	if s, _ := w.srv.Store.Get(context.Background(), tk.ID); s.Status.RejectedAttempts == 0 || s.Status.LastRejection == nil ||
+		s.Status.LastRejection.Reason != v1alpha1.ReasonTicketReused || s.Status.Phase != v1alpha1.SessionEnded {
 		t.Fatalf("reused ticket not recorded: %+v", s.Status)
 	}
 }
