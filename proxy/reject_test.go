@@ -242,17 +242,21 @@ func TestBadTicketsAreRefusedWithoutDiallingTheTarget(t *testing.T) {
 		"forged ticket":               {connectionRequest(t, forged.Text(), x224.ProtocolSSL), "ticket_forged", "secret part is wrong"},
 		"expired ticket":              {connectionRequest(t, expired.Text(), x224.ProtocolSSL), "ticket_expired", "has expired"},
 		"ticket in preconnection PDU": {append(pcb, connectionRequest(t, "", x224.ProtocolSSL)...), "ticket_unknown", "no session has this ticket"},
-		"bad preconnection PDU":       {[]byte{0x20, 0, 0, 0, 1, 2, 3}, "malformed", "bad Preconnection PDU"},
+		"bad preconnection PDU":       {[]byte{16, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0}, "malformed", "bad Preconnection PDU"},
 		"standard rdp only":           {connectionRequest(t, unknown.Text(), x224.ProtocolRDP), "standard_rdp_security", "only standard RDP security"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			before := p.handshakes(tc.reason)
 			answer := p.exchange(t, tc.data)
-			p.waitLog(t, tc.log)
+			deadline := time.Now().Add(5 * time.Second)
+			for p.handshakes(tc.reason) < before+1 && time.Now().Before(deadline) {
+				time.Sleep(5 * time.Millisecond)
+			}
 			if got := p.handshakes(tc.reason); got != before+1 {
 				t.Fatalf("metric reason=%s = %v, want %v", tc.reason, got, before+1)
 			}
+			p.waitLog(t, tc.log)
 			if tc.reason == "standard_rdp_security" {
 				cc, err := x224.ParseConnectionConfirm(answer)
 				if err != nil || cc.Failure == nil || cc.Failure.Code != x224.FailureSSLRequiredByServer {
