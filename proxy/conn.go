@@ -83,6 +83,13 @@ func (s *Server) serveConn(conn net.Conn) {
 		_ = conn.Close()
 		return
 	}
+	if int(s.sessions.Load()) >= s.cfg.MaxSessions {
+		<-s.handshakes
+		s.metrics.handshakes.WithLabelValues("rejected", "capacity").Inc()
+		c.log.Info("connection refused", "reason", "capacity", "detail", fmt.Sprintf("this proxy already relays %d sessions", s.cfg.MaxSessions))
+		_ = conn.Close()
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.HandshakeTimeout)
 	_ = conn.SetDeadline(c.started.Add(s.cfg.HandshakeTimeout))
 	stopWatch := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Now()) }) // also unblocks on shutdown
@@ -96,6 +103,7 @@ func (s *Server) serveConn(conn net.Conn) {
 		return
 	}
 	defer legs.creds.zero()
+	s.untrack(conn) // from here the relay closes it, on stop with the reason ProxyShutdown
 	c.relay(legs)
 }
 

@@ -17,9 +17,18 @@ import (
 	"github.com/sessionconnector/sessionconnector/rdp/tpkt"
 )
 
-// relayBufferSize is the read buffer per direction: PDUs up to this size are relayed without a
-// copy; larger ones (up to 64 KiB) go through a buffer that grows once.
-const relayBufferSize = 16 << 10
+// relayBufferSize is the read buffer per direction: PDUs up to this size (a full TLS record's
+// worth of PDU with its headers) are relayed without a copy; larger ones (up to 64 KiB) go
+// through a buffer that grows once.
+const relayBufferSize = 20 << 10
+
+// coalesceLimit bounds how many bytes of small PDUs that arrived together are written at once:
+// one TLS record's payload.
+const coalesceLimit = 16 << 10
+
+// coalesceBuffers are shared by all relays; a session holds one only while it is writing a
+// burst of small PDUs.
+var coalesceBuffers = sync.Pool{New: func() any { b := make([]byte, 0, coalesceLimit); return &b }}
 
 // Why a relay ended.
 const (
@@ -113,10 +122,26 @@ func (r *relay) run() (string, error) {
 type pduRule func(kind tpkt.Kind, b []byte) ([]byte, error)
 
 // pump relays PDUs from src to dst until an error; it returns sideEnded for EOF or a read or
-// write error, endProtocol for a malformed PDU or a failed rewrite.
+// write error, endProtocol for a malformed PDU or a failed rewrite. Small PDUs that are already
+// buffered together are written together (fewer TLS records and system calls); a PDU is never
+// held back while the next one is still on its way.
 func (r *relay) pump(src io.Reader, dst io.Writer, counter prometheus.Counter, rule pduRule, sideEnded string) string {
 	br := bufio.NewReaderSize(src, relayBufferSize)
 	var big []byte
+	var pending *[]byte
+	flush := func() error {
+		if pending == nil {
+			return nil
+		}
+		buf := *pending
+		_, err := dst.Write(buf)
+		counter.Add(float64(len(buf)))
+		*pending = buf[:0]
+		coalesceBuffers.Put(pending)
+		pending = nil
+		return err
+	}
+	defer func() { _ = flush() }()
 	for {
 		kind, n, err := peekLength(br)
 		if err != nil {
@@ -127,7 +152,8 @@ func (r *relay) pump(src io.Reader, dst io.Writer, counter prometheus.Counter, r
 			return sideEnded
 		}
 		var b []byte
-		if n <= br.Size() {
+		inBuffer := n <= br.Size()
+		if inBuffer {
 			if b, err = br.Peek(n); err != nil {
 				return sideEnded
 			}
@@ -146,16 +172,59 @@ func (r *relay) pump(src io.Reader, dst io.Writer, counter prometheus.Counter, r
 			r.protocolErr.CompareAndSwap(nil, err)
 			return endProtocol
 		}
-		if out != nil {
+		if inBuffer {
+			_, _ = br.Discard(n) // out may alias the buffer: it is used before the next read fills it
+		}
+		more := nextPDUBuffered(br)
+		switch {
+		case out == nil:
+		case more && len(out) < coalesceLimit && (pending == nil || len(*pending)+len(out) <= coalesceLimit):
+			if pending == nil {
+				pending = coalesceBuffers.Get().(*[]byte)
+			}
+			*pending = append(*pending, out...)
+		default:
+			if err := flush(); err != nil {
+				return sideEnded
+			}
 			if _, err := dst.Write(out); err != nil {
 				return sideEnded
 			}
 			counter.Add(float64(len(out)))
 		}
-		if n <= br.Size() {
-			_, _ = br.Discard(n)
+		if !more {
+			if err := flush(); err != nil {
+				return sideEnded
+			}
 		}
 	}
+}
+
+// nextPDUBuffered reports whether a whole next PDU is already in br's buffer (so reading it
+// will not block).
+func nextPDUBuffered(br *bufio.Reader) bool {
+	avail := br.Buffered()
+	if avail < 2 {
+		return false
+	}
+	hdr, _ := br.Peek(min(avail, tpkt.HeaderLen))
+	var n int
+	var err error
+	switch tpkt.Detect(hdr[0]) {
+	case tpkt.KindTPKT:
+		if len(hdr) < tpkt.HeaderLen {
+			return false
+		}
+		n, err = tpkt.FrameLength(hdr)
+	case tpkt.KindFastPath:
+		if hdr[1]&0x80 != 0 && len(hdr) < 3 {
+			return false
+		}
+		n, _, err = tpkt.FastPathLength(hdr[:min(len(hdr), 3)])
+	default:
+		return true // let the next read report the framing error
+	}
+	return err != nil || n <= avail
 }
 
 // errFraming marks a byte stream that is not RDP PDUs.
@@ -218,7 +287,7 @@ func (r *relay) clientPDU(kind tpkt.Kind, b []byte) ([]byte, error) {
 	if _, blocked := r.channels.blocked[ch]; blocked {
 		return nil, nil
 	}
-	if ch == r.channels.io && isClientInfo(b) {
+	if ch == r.channels.io && !r.infoSent.Load() && isClientInfo(b) {
 		out, err := rewriteClientInfo(b, r.creds)
 		if err != nil {
 			return nil, fmt.Errorf("rewrite the Client Info PDU: %w", err)
