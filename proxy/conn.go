@@ -211,9 +211,10 @@ func (c *connection) refuseNegotiation(req *x224.ConnectionRequest, code uint32)
 
 // legs are the two TLS connections after a successful handshake, with what the relay needs.
 type legs struct {
-	client, target net.Conn
-	channels       *channels
-	creds          *credentials
+	client, target       net.Conn
+	clientRaw, targetRaw *batchConn // under the TLS conns
+	channels             *channels
+	creds                *credentials
 }
 
 // handshake runs everything up to the relay.
@@ -276,7 +277,8 @@ func (c *connection) handshake(ctx context.Context) (*legs, error) {
 	if br.Buffered() > 0 {
 		return nil, reject("malformed", ReasonClientFailed, "the client sent data before the TLS handshake", nil)
 	}
-	clientTLS := tls.Server(c.client, &tls.Config{GetCertificate: c.s.cert.GetCertificate, MinVersion: tls.VersionTLS12})
+	clientRaw := &batchConn{Conn: c.client}
+	clientTLS := tls.Server(clientRaw, &tls.Config{GetCertificate: c.s.cert.GetCertificate, MinVersion: tls.VersionTLS12})
 	if err := clientTLS.HandshakeContext(ctx); err != nil {
 		return nil, reject("client_tls", ReasonClientFailed, "TLS handshake with the client failed", err)
 	}
@@ -286,7 +288,7 @@ func (c *connection) handshake(ctx context.Context) (*legs, error) {
 		return nil, err
 	}
 	ok = true
-	return &legs{client: clientTLS, target: tgt.conn, channels: ch, creds: &tgt.creds}, nil
+	return &legs{client: clientTLS, target: tgt.conn, clientRaw: clientRaw, targetRaw: tgt.raw, channels: ch, creds: &tgt.creds}, nil
 }
 
 func ticketDetail(reason string) string {
@@ -322,7 +324,7 @@ func (c *connection) relay(l *legs) {
 	_ = l.client.SetDeadline(time.Time{})
 	_ = l.target.SetDeadline(time.Time{})
 
-	r := &relay{client: l.client, target: l.target, channels: l.channels, creds: l.creds,
+	r := &relay{client: l.client, target: l.target, clientRaw: l.clientRaw, targetRaw: l.targetRaw, channels: l.channels, creds: l.creds,
 		idleTimeout: s.cfg.IdleTimeout, activationDeadline: c.started.Add(2 * s.cfg.HandshakeTimeout), stop: s.stop,
 		toTarget: s.metrics.bytes.WithLabelValues("client_to_target"), toClient: s.metrics.bytes.WithLabelValues("target_to_client")}
 	var activeOnce sync.Once

@@ -58,6 +58,8 @@ const (
 // activationDeadline, or stop is closed; it closes both connections and says why.
 type relay struct {
 	client, target     net.Conn
+	clientRaw          *batchConn // under client's TLS, nil in tests that relay plain conns
+	targetRaw          *batchConn
 	channels           *channels
 	creds              *credentials
 	idleTimeout        time.Duration
@@ -89,11 +91,11 @@ func (r *relay) run() (string, error) {
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		end(r.pump(r.client, r.target, r.toTarget, r.clientPDU, endClient))
+		end(r.pump(r.client, writerOf(r.target, r.targetRaw), r.toTarget, r.clientPDU, endClient))
 	}()
 	go func() {
 		defer wg.Done()
-		end(r.pump(r.target, r.client, r.toClient, r.targetPDU, endTarget))
+		end(r.pump(r.target, writerOf(r.client, r.clientRaw), r.toClient, r.targetPDU, endTarget))
 	}()
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
@@ -116,6 +118,26 @@ func (r *relay) run() (string, error) {
 			}
 		}
 	}
+}
+
+// batchedWriter writes through a TLS conn with its records sent together.
+type batchedWriter struct {
+	tls net.Conn
+	raw *batchConn
+}
+
+func (w batchedWriter) Write(p []byte) (int, error) {
+	if err := w.raw.writeBatched(w.tls, p); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+func writerOf(conn net.Conn, raw *batchConn) io.Writer {
+	if raw == nil {
+		return conn
+	}
+	return batchedWriter{tls: conn, raw: raw}
 }
 
 // pdu rules for one direction: return the PDU to send (possibly rewritten), or nil to drop it.

@@ -31,6 +31,7 @@ func (c *credentials) zero() {
 // target is the connected target leg.
 type target struct {
 	conn             *tls.Conn
+	raw              *batchConn // under conn
 	selectedProtocol uint32
 	responseFlags    uint8
 	creds            credentials
@@ -139,11 +140,12 @@ func (c *connection) connectTarget(ctx context.Context, sess *v1alpha1.Session, 
 	if insecure {
 		c.log.Info("WARNING: the target's certificate is not verified (targetTLS.insecureSkipVerify)", "target", addr.String())
 	}
-	conn := tls.Client(raw, tlsCfg)
+	batched := &batchConn{Conn: raw}
+	conn := tls.Client(batched, tlsCfg)
 	if err := conn.HandshakeContext(ctx); err != nil {
 		return nil, reject("target_tls", ReasonTargetTLS, fmt.Sprintf("TLS with %s failed", addr), err)
 	}
-	t := &target{conn: conn, selectedProtocol: confirm.Response.SelectedProtocol, responseFlags: confirm.Response.Flags,
+	t := &target{conn: conn, raw: batched, selectedProtocol: confirm.Response.SelectedProtocol, responseFlags: confirm.Response.Flags,
 		creds: creds, cluster: cluster, launcher: launcher}
 	if t.selectedProtocol == x224.ProtocolHybrid {
 		if err := authenticateNLA(ctx, conn, addr.Host, &t.creds); err != nil {
