@@ -25,7 +25,7 @@ generate: ## Regenerate deepcopy code.
 
 .PHONY: manifests
 manifests: ## Regenerate CRDs (and RBAC) under config/.
-	$(CONTROLLER_GEN) crd paths=./api/... output:crd:artifacts:config=config/crd/bases
+	$(CONTROLLER_GEN) crd rbac:roleName=manager-role paths=./api/... paths=./controllers/... output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
 
 .PHONY: verify
 verify: generate manifests ## Fail when generated files, go.mod or formatting are stale; run go vet.
@@ -34,6 +34,16 @@ verify: generate manifests ## Fail when generated files, go.mod or formatting ar
 	$(GO) mod tidy -diff
 	@out=$$(gofmt -l $$(git ls-files '*.go')); test -z "$$out" || { echo "gofmt needed:"; echo "$$out"; exit 1; }
 	$(GO) vet ./...
+	hack/sync-chart-crds.sh --check
+	$(MAKE) --no-print-directory helm-lint
+
+.PHONY: chart-crds
+chart-crds: ## Copy config/crd/bases and config/rbac/role.yaml into the Helm chart.
+	hack/sync-chart-crds.sh
+
+.PHONY: helm-lint
+helm-lint: ## Lint the Helm chart (helm pinned in go.mod, run with go tool).
+	$(GO) tool helm lint --strict charts/session-connector
 
 .PHONY: lint
 lint: ## gofmt and go vet.
@@ -60,7 +70,7 @@ fuzz: ## Run every fuzz target for FUZZTIME each (default 30s).
 
 .PHONY: bench
 bench: ## Run the benchmarks (ratios against baselines measured in the same run).
-	KUBEBUILDER_ASSETS=$$(hack/envtest/build.sh) $(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) -benchmem ./ticket/ ./sessionstore/storebench/
+	KUBEBUILDER_ASSETS=$$(hack/envtest/build.sh) $(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) -benchmem ./ticket/ ./sessionstore/storebench/ ./proxy/
 
 .PHONY: demo
 demo: ## Run the product end to end on embedded defaults (emulator + standalone mode).

@@ -72,7 +72,8 @@ type ProxySpec struct {
 	Service ProxyServiceSpec `json:"service,omitempty"`
 
 	// TLSSecretRef names a kubernetes.io/tls Secret with the certificate the proxy presents to RDP
-	// clients and on its launch API. When empty, the proxy generates a self-signed certificate.
+	// clients and on its launch API. When empty, the operator creates a self-signed certificate in
+	// the Secret <name>-proxy-tls.
 	// +optional
 	TLSSecretRef *LocalSecretReference `json:"tlsSecretRef,omitempty"`
 
@@ -153,6 +154,15 @@ type RecordingStorageSpec struct {
 	CABundle string `json:"caBundle,omitempty"`
 }
 
+// AgentsSpec configures the RDS-node agents: a DaemonSet of HostProcess containers on the
+// cluster's Windows nodes that creates temporary local users for PuTTY and CustomProgram launchers.
+type AgentsSpec struct {
+	// Enabled runs the agent DaemonSet on the Windows nodes (kubernetes.io/os: windows).
+	// +kubebuilder:default=false
+	// +optional
+	Enabled bool `json:"enabled,omitempty"`
+}
+
 // RDSClusterSpec is the desired state of an RDSCluster: one front door for a group of targets.
 type RDSClusterSpec struct {
 	// SecretServer the credentials come from.
@@ -196,6 +206,10 @@ type RDSClusterSpec struct {
 	// recording are refused.
 	// +optional
 	RecordingStorage *RecordingStorageSpec `json:"recordingStorage,omitempty"`
+
+	// Agents on the RDS nodes, needed by PuTTY and CustomProgram launchers.
+	// +optional
+	Agents AgentsSpec `json:"agents,omitempty"`
 }
 
 // EffectiveSessionTimeoutSeconds applies the rule "0 or below means the default".

@@ -14,6 +14,7 @@ import (
 
 	"github.com/sessionconnector/sessionconnector/api/v1alpha1"
 	catalogkube "github.com/sessionconnector/sessionconnector/catalog/kube"
+	"github.com/sessionconnector/sessionconnector/controllers/proxyconfig"
 	"github.com/sessionconnector/sessionconnector/frontdoor"
 	"github.com/sessionconnector/sessionconnector/kubescheme"
 	storekube "github.com/sessionconnector/sessionconnector/sessionstore/kube"
@@ -26,6 +27,7 @@ type proxyFlags struct {
 	cluster, namespace, name string
 	listen, apiListen        string
 	certFile, keyFile        string
+	configFile               string
 }
 
 func newProxyCommand(logs *logFlags) *cobra.Command {
@@ -35,7 +37,9 @@ func newProxyCommand(logs *logFlags) *cobra.Command {
 		Short: "Run the RDP front door and the launch API of one RDSCluster (what the proxy pods run)",
 		Long: `proxy serves one RDSCluster: RDP on --listen and the launch API on --api-listen, with
 Sessions, launchers and the application account read from the API server in its namespace.
-Limits (handshake timeout, sessions, idle timeout, shutdown grace) come from the RDSCluster.`,
+Limits (handshake timeout, sessions, idle timeout, shutdown grace) come from the --config file
+the operator renders from the RDSCluster (its ConfigMap); what the file leaves out, or all of
+them without --config, come from the RDSCluster itself.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log, err := logs.logger()
@@ -61,16 +65,23 @@ Limits (handshake timeout, sessions, idle timeout, shutdown grace) come from the
 			if err != nil {
 				return fmt.Errorf("read RDSCluster %s/%s: %w", ns, f.cluster, err)
 			}
-			p := cluster.Spec.Proxy
+			limits := proxyconfig.LimitsOf(cluster.Spec.Proxy)
+			if f.configFile != "" {
+				file, err := proxyconfig.Load(f.configFile)
+				if err != nil {
+					return err
+				}
+				limits = file.Overlay(limits)
+			}
 			front, err := frontdoor.Start(frontdoor.Config{
 				Name: f.name, Cluster: f.cluster,
 				Store:    storekube.New(c, ns, storekube.Options{}),
 				Catalog:  &catalogkube.Catalog{Client: c, Namespace: ns},
 				CertFile: f.certFile, KeyFile: f.keyFile,
 				APIListen: f.apiListen, RDPListen: f.listen,
-				HandshakeTimeout: seconds(p.HandshakeTimeoutSeconds), IdleTimeout: seconds(p.IdleTimeoutSeconds),
-				MaxHandshakes: int(p.MaxHandshakes), MaxSessions: int(p.MaxSessions),
-				ShutdownGrace: seconds(p.ShutdownGraceSeconds),
+				HandshakeTimeout: limits.HandshakeTimeout, IdleTimeout: limits.IdleTimeout,
+				MaxHandshakes: limits.MaxHandshakes, MaxSessions: limits.MaxSessions,
+				ShutdownGrace: limits.ShutdownGrace,
 				Logger:        log.WithValues("cluster", f.cluster, "namespace", ns),
 			})
 			if err != nil {
@@ -87,11 +98,10 @@ Limits (handshake timeout, sessions, idle timeout, shutdown grace) come from the
 	fl.StringVar(&f.apiListen, "api-listen", ":8443", "launch API address (HTTPS; also /healthz, /readyz, /metrics)")
 	fl.StringVar(&f.certFile, "tls-cert", "/etc/sessionconnector/tls/tls.crt", "certificate for RDP clients and the launch API")
 	fl.StringVar(&f.keyFile, "tls-key", "/etc/sessionconnector/tls/tls.key", "key of the certificate")
+	fl.StringVar(&f.configFile, "config", "", "proxy configuration file (limits) rendered by the operator; the RDSCluster's values fill what it leaves out")
 	_ = cmd.MarkFlagRequired("cluster")
 	return cmd
 }
-
-func seconds(n int32) time.Duration { return time.Duration(n) * time.Second }
 
 func namespace(flag string) (string, error) {
 	if flag != "" {
