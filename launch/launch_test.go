@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -13,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-logr/logr"
-	"github.com/go-logr/logr/funcr"
+	"github.com/sessionconnector/sessionconnector/test/logbuf"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sessionconnector/sessionconnector/api/v1alpha1"
@@ -70,26 +69,6 @@ func (c *fixedCatalog) Cluster(_ context.Context, name string) (*v1alpha1.RDSClu
 	return nil, catalog.ErrNotFound
 }
 
-// syncBuffer collects log lines from many goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) logger() logr.Logger {
-	return funcr.New(func(prefix, args string) {
-		b.mu.Lock()
-		defer b.mu.Unlock()
-		fmt.Fprintln(&b.buf, prefix, args)
-	}, funcr.Options{Verbosity: 10})
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 type env struct {
 	t        *testing.T
 	ss       *emulator.Server
@@ -97,7 +76,7 @@ type env struct {
 	catalog  *fixedCatalog
 	api      *httptest.Server
 	clock    *storetest.Clock
-	logs     *syncBuffer
+	logs     *logbuf.Buffer
 	registry *prometheus.Registry
 	issued   []string // ticket texts handed out, checked against the logs
 	mu       sync.Mutex
@@ -105,12 +84,12 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &logbuf.Buffer{}
 	seed, err := emulator.ParseSeed([]byte(seedYAML))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ss, err := emulator.Start(seed, emulator.Options{Logger: logs.logger().WithName("emulator")}, t.TempDir(), "127.0.0.1:0")
+	ss, err := emulator.Start(seed, emulator.Options{Logger: logs.Logger().WithName("emulator")}, t.TempDir(), "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +123,7 @@ func newEnv(t *testing.T) *env {
 		l.Name = name
 	}
 	e := &env{t: t, ss: ss, store: store, catalog: cat, clock: clock, logs: logs, registry: prometheus.NewRegistry()}
-	client, err := secretserver.NewClient(secretserver.Config{BaseURL: ss.URL, CABundle: ss.CAPEM, Logger: logs.logger().WithName("client")})
+	client, err := secretserver.NewClient(secretserver.Config{BaseURL: ss.URL, CABundle: ss.CAPEM, Logger: logs.Logger().WithName("client")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +135,7 @@ func newEnv(t *testing.T) *env {
 			return client, nil
 		},
 		Now:        clock.Now,
-		Logger:     logs.logger().WithName("launch"),
+		Logger:     logs.Logger().WithName("launch"),
 		Registerer: e.registry,
 	})
 	if err != nil {

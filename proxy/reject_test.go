@@ -1,19 +1,18 @@
 package proxy
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"net"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/go-logr/logr/funcr"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/sessionconnector/sessionconnector/test/logbuf"
 
 	"github.com/sessionconnector/sessionconnector/api/v1alpha1"
 	"github.com/sessionconnector/sessionconnector/catalog"
@@ -26,24 +25,6 @@ import (
 	"github.com/sessionconnector/sessionconnector/sessionstore/storetest"
 	"github.com/sessionconnector/sessionconnector/ticket"
 )
-
-// lockedBuffer collects log lines from many goroutines.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) add(s string) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.buf.WriteString(s + "\n")
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // staticCatalog serves one cluster and one launcher.
 type staticCatalog struct {
@@ -75,7 +56,7 @@ type testProxy struct {
 	server   *Server
 	store    sessionstore.Store
 	clock    *storetest.Clock
-	logs     *lockedBuffer
+	logs     *logbuf.Buffer
 	dials    *atomic.Int32
 	registry *prometheus.Registry
 }
@@ -99,7 +80,7 @@ func startProxy(t *testing.T, o proxyOptions) *testProxy {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = store.Close() })
-	logs := &lockedBuffer{}
+	logs := &logbuf.Buffer{}
 	dials := &atomic.Int32{}
 	cat := o.catalog
 	if cat == nil {
@@ -116,7 +97,7 @@ func startProxy(t *testing.T, o proxyOptions) *testProxy {
 			return d.DialContext(ctx, network, addr)
 		},
 		Now:        clock.Now,
-		Logger:     funcr.New(func(prefix, args string) { logs.add(prefix + " " + args) }, funcr.Options{Verbosity: 10}),
+		Logger:     logs.Logger(),
 		Registerer: reg,
 	})
 	if err != nil {

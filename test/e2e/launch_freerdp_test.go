@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -12,11 +11,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/go-logr/logr/funcr"
+	"github.com/sessionconnector/sessionconnector/test/logbuf"
 
 	"github.com/sessionconnector/sessionconnector/rdp/tpkt"
 	"github.com/sessionconnector/sessionconnector/rdp/x224"
@@ -44,8 +42,8 @@ func TestLaunchedRDPFileCarriesTicketToProxy(t *testing.T) {
 		t.Skip("end-to-end test with xfreerdp; skipped in -short mode")
 	}
 	display := peers.StartXvfb(t)
-	logs := &lockedBuffer{}
-	log := funcr.New(func(prefix, args string) { logs.Write(prefix + " " + args + "\n") }, funcr.Options{Verbosity: 10})
+	logs := &logbuf.Buffer{}
+	log := logs.Logger()
 
 	seed, err := emulator.ParseSeed([]byte(launchSeed))
 	if err != nil {
@@ -128,24 +126,6 @@ spec: {clusterRef: e2e, templates: [{name: Windows Account}]}
 			t.Errorf("the logs contain a password or the ticket")
 		}
 	}
-}
-
-// lockedBuffer collects log lines from many goroutines.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(s string) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.buf.WriteString(s)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 func writeFile(t *testing.T, path, content string) {

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-logr/logr/funcr"
+	"github.com/sessionconnector/sessionconnector/test/logbuf"
 
 	"github.com/sessionconnector/sessionconnector/api/v1alpha1"
 	"github.com/sessionconnector/sessionconnector/rdp/x224"
@@ -24,7 +24,7 @@ import (
 // world is the product in standalone mode with the Secret Server emulator, for end-to-end tests.
 type world struct {
 	t       *testing.T
-	logs    *lockedBuffer
+	logs    *logbuf.Buffer
 	ss      *emulator.Server
 	srv     *standalone.Server
 	secrets []string // every password in play, searched for in the logs
@@ -40,8 +40,8 @@ type targetSpec struct {
 // them all) and standalone mode with a cluster per target TLS setting and one launcher.
 func startWorld(t *testing.T, targets ...targetSpec) *world {
 	t.Helper()
-	w := &world{t: t, logs: &lockedBuffer{}, secrets: []string{"E2e-Alice-Pass", "E2e-Connector-Pass"}}
-	log := funcr.New(func(prefix, args string) { w.logs.Write(prefix + " " + args + "\n") }, funcr.Options{Verbosity: 10})
+	w := &world{t: t, logs: &logbuf.Buffer{}, secrets: []string{"E2e-Alice-Pass", "E2e-Connector-Pass"}}
+	log := w.logs.Logger()
 	seed := "users:\n  - {username: alice, password: E2e-Alice-Pass}\n  - {username: connector, password: E2e-Connector-Pass, applicationAccount: true}\nsecrets:\n"
 	for _, tg := range targets {
 		fields := fmt.Sprintf("machine: %q, username: %q, password: %q", tg.machine, tg.user, tg.password)

@@ -8,12 +8,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/go-logr/logr"
-	"github.com/go-logr/logr/funcr"
+	"github.com/sessionconnector/sessionconnector/test/logbuf"
 
 	"github.com/sessionconnector/sessionconnector/api/v1alpha1"
 	"github.com/sessionconnector/sessionconnector/proxy"
@@ -27,27 +25,8 @@ const (
 	clientPassword = "Typed-By-The-User-3"
 )
 
-type logBuffer struct {
-	mu  sync.Mutex
-	buf strings.Builder
-}
-
-func (b *logBuffer) logger() logr.Logger {
-	return funcr.New(func(prefix, args string) {
-		b.mu.Lock()
-		defer b.mu.Unlock()
-		b.buf.WriteString(prefix + " " + args + "\n")
-	}, funcr.Options{Verbosity: 10})
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // checkNoPassword fails when a password of the test reached the logs.
-func (b *logBuffer) checkNoPassword(t *testing.T) {
+func checkNoPassword(t *testing.T, b *logbuf.Buffer) {
 	t.Helper()
 	for _, pw := range []string{secretPassword, clientPassword} {
 		if strings.Contains(b.String(), pw) {
@@ -151,8 +130,8 @@ func mustFrame(t *testing.T, c *fakerdp.Client, n int) []byte {
 // credentials instead of the client's; the Session becomes Active, PDUs come back, the metrics
 // count the session, and no password is logged.
 func TestThroughTheProxy(t *testing.T) {
-	logs := &logBuffer{}
-	lab := fakerdp.StartLab(t, fakerdp.LabOptions{User: "fakeadmin", Domain: "LAB", Password: secretPassword, Logger: logs.logger()})
+	logs := &logbuf.Buffer{}
+	lab := fakerdp.StartLab(t, fakerdp.LabOptions{User: "fakeadmin", Domain: "LAB", Password: secretPassword, Logger: logs.Logger()})
 	tk := lab.Issue(t)
 	c, err := fakerdp.Dial(dialContext(t), lab.Addr, tk.Text(), fakerdp.ClientOptions{
 		ConnectInitial: capturedConnectInitial(t), User: "someone", Password: clientPassword})
@@ -199,15 +178,15 @@ func TestThroughTheProxy(t *testing.T) {
 	if err := lab.Target.Err(); err != nil {
 		t.Fatal(err)
 	}
-	logs.checkNoPassword(t)
+	checkNoPassword(t, logs)
 }
 
 // TestShutdownGrace: a short grace ends a live session as ProxyShutdown; a long one lets it go
 // on (still relaying, while new connections are refused) until the client ends it.
 func TestShutdownGrace(t *testing.T) {
 	t.Run("short grace ends the session", func(t *testing.T) {
-		logs := &logBuffer{}
-		lab := fakerdp.StartLab(t, fakerdp.LabOptions{Password: secretPassword, Logger: logs.logger()})
+		logs := &logbuf.Buffer{}
+		lab := fakerdp.StartLab(t, fakerdp.LabOptions{Password: secretPassword, Logger: logs.Logger()})
 		tk := lab.Issue(t)
 		c, err := fakerdp.Dial(dialContext(t), lab.Addr, tk.Text(), fakerdp.ClientOptions{})
 		if err != nil {
@@ -226,7 +205,7 @@ func TestShutdownGrace(t *testing.T) {
 			t.Fatal("the client's connection is still open")
 		}
 		s := lab.WaitPhase(t, tk.ID, v1alpha1.SessionEnded, 5*time.Second)
-		logs.checkNoPassword(t)
+		checkNoPassword(t, logs)
 		if s.Status.Reason != proxy.ReasonShutdown {
 			t.Fatalf("session status %+v, want reason %s", s.Status, proxy.ReasonShutdown)
 		}

@@ -14,7 +14,6 @@
 package nlapeer
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -24,10 +23,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sessionconnector/sessionconnector/test/logbuf"
 
 	"github.com/sessionconnector/sessionconnector/rdp/tpkt"
 	"github.com/sessionconnector/sessionconnector/rdp/x224"
@@ -51,7 +51,7 @@ type Peer struct {
 	User, Password, Domain string
 
 	cmd  *exec.Cmd
-	out  *syncBuffer
+	out  *logbuf.Buffer
 	done chan struct{}
 }
 
@@ -114,7 +114,7 @@ func Start(t testing.TB) *Peer {
 			Addr:     net.JoinHostPort("127.0.0.1", fmt.Sprint(port)),
 			User:     DefaultUser,
 			Password: DefaultPassword,
-			out:      &syncBuffer{},
+			out:      &logbuf.Buffer{},
 			done:     make(chan struct{}),
 		}
 		p.cmd = exec.Command(shadow, "/bind-address:127.0.0.1", fmt.Sprintf("/port:%d", port), "/sec:nla", "/sam-file:"+sam)
@@ -275,22 +275,4 @@ func lastLine(s string) string {
 		s = s[i+1:]
 	}
 	return s
-}
-
-// syncBuffer is a bytes.Buffer safe for a writer goroutine and concurrent readers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

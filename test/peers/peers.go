@@ -12,7 +12,6 @@ package peers
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -21,10 +20,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sessionconnector/sessionconnector/test/logbuf"
 )
 
 // RequireEnv names the environment variable that turns a missing peer from a skip into a
@@ -99,7 +99,7 @@ func startXvfb(path string, n int) (display string, stop func(), err error) {
 		return "", nil, fmt.Errorf("pipe: %w", err)
 	}
 	defer r.Close()
-	var stderr syncBuffer
+	var stderr logbuf.Buffer
 	cmd := exec.Command(path, fmt.Sprintf(":%d", n), "-screen", "0", "1280x800x24", "-nolisten", "tcp", "-displayfd", "3")
 	cmd.ExtraFiles = []*os.File{w} // fd 3 in the child
 	cmd.Stderr = &stderr
@@ -159,7 +159,7 @@ func lastLine(s string) string {
 type Process struct {
 	name string
 	cmd  *exec.Cmd
-	out  *syncBuffer
+	out  *logbuf.Buffer
 	done chan struct{}
 	err  error // set before done is closed
 }
@@ -190,7 +190,7 @@ func RunFreeRDP(ctx context.Context, t testing.TB, display string, args ...strin
 
 func start(t testing.TB, name string, cmd *exec.Cmd) *Process {
 	t.Helper()
-	out := &syncBuffer{}
+	out := &logbuf.Buffer{}
 	cmd.Stdin = nil
 	cmd.Stdout = out
 	cmd.Stderr = out
@@ -247,21 +247,3 @@ func (p *Process) ExitCode() int {
 
 // Output returns what the process wrote to stdout and stderr so far.
 func (p *Process) Output() string { return p.out.String() }
-
-// syncBuffer is a bytes.Buffer safe for a writer goroutine and concurrent readers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
