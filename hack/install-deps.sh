@@ -35,3 +35,4 @@ if command -v systemctl >/dev/null && systemctl is-active --quiet xrdp 2>/dev/nu
   $sudo systemctl disable --now xrdp xrdp-sesman >/dev/null 2>&1 || true
 fi
 hack/envtest/build.sh >/dev/null
+hack/minio/build.sh >/dev/null

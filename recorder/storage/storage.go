@@ -1,0 +1,325 @@
+// Package storage streams recordings (recorder/capture chunks) to S3-compatible storage
+// through a local spool: each chunk is written and fsynced to the spool, uploaded as
+// <prefix>/<session>/chunk-NNNNNN.zst, then removed. While S3 is unreachable, uploads are
+// retried with backoff and chunks stay spooled; after a crash, Recover uploads what a previous
+// process left and ends such recordings with an interrupted manifest. Credentials are never
+// logged.
+package storage
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/minio/minio-go/v7"
+
+	"github.com/sessionconnector/sessionconnector/recorder/capture"
+)
+
+const (
+	metaFile     = "meta.json"
+	journalFile  = "journal.jsonl"
+	manifestName = "manifest.json"
+)
+
+var sessionRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
+
+// ChunkKey returns the object name of chunk seq of a session.
+func ChunkKey(prefix, session string, seq uint32) string {
+	return path.Join(prefix, session, fmt.Sprintf("chunk-%06d.zst", seq))
+}
+
+// ManifestKey returns the object name of a session's manifest.
+func ManifestKey(prefix, session string) string { return path.Join(prefix, session, manifestName) }
+
+// Config of a Store.
+type Config struct {
+	Client   *minio.Client
+	Bucket   string
+	Prefix   string
+	SpoolDir string
+	// MinBackoff and MaxBackoff bound the wait between upload attempts (defaults 200ms, 10s).
+	MinBackoff, MaxBackoff time.Duration
+	Log                    logr.Logger
+}
+
+// Store writes recordings.
+type Store struct{ cfg Config }
+
+// New returns a Store.
+func New(cfg Config) (*Store, error) {
+	if cfg.Client == nil || cfg.Bucket == "" || cfg.SpoolDir == "" {
+		return nil, errors.New("storage: client, bucket and spool folder are required")
+	}
+	if cfg.MinBackoff <= 0 {
+		cfg.MinBackoff = 200 * time.Millisecond
+	}
+	if cfg.MaxBackoff < cfg.MinBackoff {
+		cfg.MaxBackoff = max(10*time.Second, cfg.MinBackoff)
+	}
+	if err := os.MkdirAll(cfg.SpoolDir, 0o700); err != nil {
+		return nil, fmt.Errorf("storage: spool folder: %w", err)
+	}
+	return &Store{cfg: cfg}, nil
+}
+
+// Recording is one session being recorded. Write, Flush and Close must not be called
+// concurrently.
+type Recording struct {
+	s    *Store
+	meta capture.Meta
+	dir  string
+	w    *capture.Writer
+
+	queue    chan capture.ChunkInfo
+	stop     context.CancelFunc
+	done     chan struct{}
+	mu       sync.Mutex
+	uploaded int
+}
+
+// Begin starts the recording of a session. ctx bounds its uploads: cancelling it abandons
+// the recording as a crash would (Recover picks it up).
+func (s *Store) Begin(ctx context.Context, meta capture.Meta) (*Recording, error) {
+	if !sessionRE.MatchString(meta.Session) {
+		return nil, fmt.Errorf("storage: invalid session id %q", meta.Session)
+	}
+	dir := filepath.Join(s.cfg.SpoolDir, meta.Session)
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("storage: spool %s: %w", meta.Session, err)
+	}
+	b, err := json.Marshal(meta)
+	if err != nil {
+		return nil, fmt.Errorf("storage: encode meta: %w", err)
+	}
+	if err := writeFileSync(filepath.Join(dir, metaFile), b); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	r := &Recording{s: s, meta: meta, dir: dir, queue: make(chan capture.ChunkInfo, 1<<16), stop: cancel, done: make(chan struct{})}
+	if r.w, err = capture.NewWriter(r); err != nil {
+		cancel()
+		return nil, err
+	}
+	go r.upload(ctx)
+	return r, nil
+}
+
+// Write adds a record.
+func (r *Recording) Write(rec capture.Record) error { return r.w.Write(rec) }
+
+// Flush ends the current chunk: it is durable in the spool when Flush returns, and uploaded
+// in the background.
+func (r *Recording) Flush() error { return r.w.Flush() }
+
+// WriteChunk implements capture.Sink: spool the chunk durably, journal it, queue its upload.
+func (r *Recording) WriteChunk(c capture.Chunk) error {
+	if err := writeFileSync(filepath.Join(r.dir, chunkFile(c.Info.Seq)), c.Data); err != nil {
+		return err
+	}
+	line, err := json.Marshal(capture.ManifestChunkOf(c.Info, ChunkKey(r.s.cfg.Prefix, r.meta.Session, c.Info.Seq)))
+	if err != nil {
+		return fmt.Errorf("storage: journal: %w", err)
+	}
+	if err := appendSync(filepath.Join(r.dir, journalFile), append(line, '\n')); err != nil {
+		return err
+	}
+	select {
+	case r.queue <- c.Info:
+	default:
+		return errors.New("storage: upload queue full")
+	}
+	return nil
+}
+
+func chunkFile(seq uint32) string { return fmt.Sprintf("chunk-%06d.zst", seq) }
+
+func (r *Recording) upload(ctx context.Context) {
+	defer close(r.done)
+	for info := range r.queue {
+		if err := r.s.uploadSpooled(ctx, r.dir, r.meta.Session, info.Seq); err != nil {
+			return // ctx cancelled: the chunk stays spooled for Recover
+		}
+		r.mu.Lock()
+		r.uploaded++
+		r.mu.Unlock()
+	}
+}
+
+// uploadSpooled uploads a spooled chunk, retrying with backoff until it succeeds or ctx ends,
+// then removes it from the spool.
+func (s *Store) uploadSpooled(ctx context.Context, dir, session string, seq uint32) error {
+	file := filepath.Join(dir, chunkFile(seq))
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return fmt.Errorf("storage: read spooled chunk %d: %w", seq, err)
+	}
+	if err := s.putRetry(ctx, ChunkKey(s.cfg.Prefix, session, seq), data); err != nil {
+		return err
+	}
+	if err := os.Remove(file); err != nil {
+		return fmt.Errorf("storage: unspool chunk %d: %w", seq, err)
+	}
+	return nil
+}
+
+func (s *Store) putRetry(ctx context.Context, key string, data []byte) error {
+	wait := s.cfg.MinBackoff
+	for attempt := 1; ; attempt++ {
+		_, err := s.cfg.Client.PutObject(ctx, s.cfg.Bucket, key, bytes.NewReader(data), int64(len(data)),
+			minio.PutObjectOptions{ContentType: "application/octet-stream", DisableMultipart: true})
+		if err == nil {
+			return nil
+		}
+		s.cfg.Log.V(1).Info("upload failed, retrying", "key", key, "attempt", attempt, "error", err.Error())
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("storage: upload %s: %w", key, ctx.Err())
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, s.cfg.MaxBackoff)
+	}
+}
+
+// Close ends the recording: it flushes the last chunk, waits (up to ctx) until every chunk is
+// uploaded, uploads a complete manifest and clears the spool. On error the recording stays
+// spooled for Recover.
+func (r *Recording) Close(ctx context.Context) (*capture.Manifest, error) {
+	defer r.stop()
+	werr := r.w.Close()
+	close(r.queue)
+	select {
+	case <-r.done:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("storage: wait for uploads: %w", ctx.Err())
+	}
+	if werr != nil {
+		return nil, werr
+	}
+	if n, want := r.uploadedCount(), len(r.w.Chunks()); n != want {
+		return nil, fmt.Errorf("storage: %d of %d chunks uploaded", n, want)
+	}
+	m := &capture.Manifest{Version: capture.ManifestVersion, Meta: r.meta, End: r.meta.Start, Complete: true,
+		Chunks: []capture.ManifestChunk{}}
+	for _, c := range r.w.Chunks() {
+		m.Chunks = append(m.Chunks, capture.ManifestChunkOf(c, ChunkKey(r.s.cfg.Prefix, r.meta.Session, c.Seq)))
+		m.End = c.Last
+	}
+	if err := r.s.finish(ctx, r.dir, m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func (r *Recording) uploadedCount() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.uploaded
+}
+
+func (s *Store) finish(ctx context.Context, dir string, m *capture.Manifest) error {
+	b, err := m.Marshal()
+	if err != nil {
+		return err
+	}
+	if err := s.putRetry(ctx, ManifestKey(s.cfg.Prefix, m.Session), b); err != nil {
+		return err
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return fmt.Errorf("storage: clear spool: %w", err)
+	}
+	return nil
+}
+
+// Recover uploads the recordings a previous process left in the spool and ends each with an
+// interrupted manifest. It returns the sessions it recovered. Run it at start-up, before
+// Begin.
+func (s *Store) Recover(ctx context.Context) ([]string, error) {
+	entries, err := os.ReadDir(s.cfg.SpoolDir)
+	if err != nil {
+		return nil, fmt.Errorf("storage: read spool: %w", err)
+	}
+	var done []string
+	for _, e := range entries {
+		if !e.IsDir() || !sessionRE.MatchString(e.Name()) {
+			continue
+		}
+		if err := s.recoverOne(ctx, filepath.Join(s.cfg.SpoolDir, e.Name())); err != nil {
+			return done, fmt.Errorf("storage: recover %s: %w", e.Name(), err)
+		}
+		done = append(done, e.Name())
+	}
+	return done, nil
+}
+
+func (s *Store) recoverOne(ctx context.Context, dir string) error {
+	b, err := os.ReadFile(filepath.Join(dir, metaFile))
+	if err != nil {
+		return fmt.Errorf("read meta: %w", err)
+	}
+	var meta capture.Meta
+	if err := json.Unmarshal(b, &meta); err != nil || meta.Session != filepath.Base(dir) {
+		return fmt.Errorf("bad meta: %v", err)
+	}
+	chunks := map[uint32]capture.ManifestChunk{}
+	if j, err := os.Open(filepath.Join(dir, journalFile)); err == nil {
+		sc := bufio.NewScanner(j)
+		for sc.Scan() {
+			var c capture.ManifestChunk
+			if json.Unmarshal(sc.Bytes(), &c) == nil && c.Seq > 0 { // a torn last line is skipped
+				chunks[c.Seq] = c
+			}
+		}
+		_ = j.Close()
+	}
+	// Spooled chunks missing from the journal (a crash between the two writes) are described
+	// by their own headers.
+	files, _ := filepath.Glob(filepath.Join(dir, "chunk-*.zst"))
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return fmt.Errorf("read spooled chunk: %w", err)
+		}
+		info, err := capture.ParseChunkHeader(data)
+		if err != nil || filepath.Base(f) != chunkFile(info.Seq) {
+			s.cfg.Log.Info("dropping damaged spooled chunk", "session", meta.Session, "file", filepath.Base(f))
+			_ = os.Remove(f)
+			continue
+		}
+		chunks[info.Seq] = capture.ManifestChunkOf(info, ChunkKey(s.cfg.Prefix, meta.Session, info.Seq))
+		if err := s.uploadSpooled(ctx, dir, meta.Session, info.Seq); err != nil {
+			return err
+		}
+	}
+	m := &capture.Manifest{Version: capture.ManifestVersion, Meta: meta, End: meta.Start, Chunks: []capture.ManifestChunk{}}
+	seqs := make([]uint32, 0, len(chunks))
+	for seq := range chunks {
+		seqs = append(seqs, seq)
+	}
+	slices.Sort(seqs)
+	var next uint32 = 1
+	for _, seq := range seqs {
+		c := chunks[seq]
+		if _, err := s.cfg.Client.StatObject(ctx, s.cfg.Bucket, c.Key, minio.StatObjectOptions{}); err != nil {
+			m.Gaps = append(m.Gaps, capture.Gap{FromSeq: seq, ToSeq: seq, Reason: "chunk lost"})
+			continue
+		}
+		if seq > next {
+			m.Gaps = append(m.Gaps, capture.Gap{FromSeq: next, ToSeq: seq - 1, Reason: "chunks lost"})
+		}
+		m.Chunks = append(m.Chunks, c)
+		m.End, next = c.Last, seq+1
+	}
+	return s.finish(ctx, dir, m)
+}
