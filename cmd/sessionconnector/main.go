@@ -52,7 +52,7 @@ func newRootCommand() *cobra.Command {
 	}
 	root.PersistentFlags().StringVar(&logs.level, "log-level", "info", "log level: debug, info, warn, error")
 	root.PersistentFlags().StringVar(&logs.format, "log-format", "json", "log format: json or console")
-	root.AddCommand(newStandaloneCommand(logs), newProxyCommand(logs), newManagerCommand(logs))
+	root.AddCommand(newStandaloneCommand(logs), newProxyCommand(logs), newRecorderCommand(), newManagerCommand(logs))
 	return root
 }
 
