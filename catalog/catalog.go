@@ -21,3 +21,10 @@ type Catalog interface {
 	// ApplicationAccount reads the cluster's Secret Server application account.
 	ApplicationAccount(ctx context.Context, cluster *v1alpha1.RDSCluster) (secretserver.Credentials, error)
 }
+
+// RecordingAccount is implemented by catalogs that can read the credentials of a cluster's
+// recording storage (the Secret named by spec.recordingStorage.credentialsSecretRef, keys
+// accessKeyId and secretAccessKey).
+type RecordingAccount interface {
+	RecordingCredentials(ctx context.Context, cluster *v1alpha1.RDSCluster) (accessKeyID, secretAccessKey string, err error)
+}

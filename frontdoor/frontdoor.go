@@ -43,6 +43,8 @@ type Config struct {
 	// RDPAddress is where .rdp files point when a cluster names no external address; the bound
 	// RDPListen address by default.
 	RDPAddress string
+	// SpoolDir holds recordings until S3 has them.
+	SpoolDir string
 
 	// Proxy limits; zero values take the proxy's defaults.
 	HandshakeTimeout, IdleTimeout time.Duration
@@ -99,7 +101,7 @@ func Start(cfg Config) (srv *Server, err error) {
 	if cfg.RDPListen != "" {
 		s.Proxy, err = proxy.New(proxy.Config{
 			Name: cfg.Name, Cluster: cfg.Cluster, Store: cfg.Store, Catalog: cfg.Catalog, SecretServers: clients,
-			CertFile: cfg.CertFile, KeyFile: cfg.KeyFile,
+			CertFile: cfg.CertFile, KeyFile: cfg.KeyFile, SpoolDir: cfg.SpoolDir,
 			HandshakeTimeout: cfg.HandshakeTimeout, IdleTimeout: cfg.IdleTimeout,
 			MaxHandshakes: cfg.MaxHandshakes, MaxSessions: cfg.MaxSessions,
 			Now: cfg.Now, Logger: log.WithName("proxy"), Registerer: registry,

@@ -130,12 +130,15 @@ func (c *connection) fail(err error) {
 	}
 }
 
-func (c *connection) endSession(phase v1alpha1.SessionPhase, reason, msg string) {
+func (c *connection) endSession(phase v1alpha1.SessionPhase, reason, msg string, recording ...*v1alpha1.RecordingReference) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	now := metav1.NewTime(c.s.cfg.Now())
 	_, err := c.s.cfg.Store.UpdateStatus(ctx, c.session.Name, func(st *v1alpha1.SessionStatus) error {
 		st.Phase, st.Reason, st.Message, st.EndedAt = phase, reason, msg, &now
+		if len(recording) > 0 && recording[0] != nil {
+			st.Recording = recording[0]
+		}
 		return nil
 	})
 	if err != nil {
@@ -214,6 +217,8 @@ type legs struct {
 	client, target       net.Conn
 	clientRaw, targetRaw *batchConn // under the TLS conns
 	channels             *channels
+	tgt                  *target
+	tap                  *tap // nil when the session is not recorded
 	creds                *credentials
 }
 
@@ -261,6 +266,21 @@ func (c *connection) handshake(ctx context.Context) (*legs, error) {
 			_ = tgt.conn.Close()
 		}
 	}()
+	var rec *tap
+	if tgt.cluster.Spec.RecordingStorage != nil {
+		if rec, err = c.startRecording(ctx, sess, tgt); err != nil {
+			if tgt.launcher.Spec.RecordingPolicy != v1alpha1.RecordingBestEffort {
+				return nil, reject("recording_unavailable", ReasonRecordingUnavailable, "the session cannot be recorded, and its launcher requires recording", err)
+			}
+			c.log.Info("WARNING: the session runs unrecorded (launcher policy BestEffort)", "error", err.Error())
+		}
+		tgt.recorded = rec != nil
+	}
+	defer func() {
+		if !ok && rec != nil {
+			_, _ = rec.finish(context.Background(), tgt.cluster.Spec.RecordingStorage, sess.Name)
+		}
+	}()
 
 	// Answer the client: TLS, whatever the target chose.
 	cc := &x224.ConnectionConfirm{DstRef: req.SrcRef, Response: &x224.NegotiationResponse{
@@ -288,7 +308,8 @@ func (c *connection) handshake(ctx context.Context) (*legs, error) {
 		return nil, err
 	}
 	ok = true
-	return &legs{client: clientTLS, target: tgt.conn, clientRaw: clientRaw, targetRaw: tgt.raw, channels: ch, creds: &tgt.creds}, nil
+	return &legs{client: clientTLS, target: tgt.conn, clientRaw: clientRaw, targetRaw: tgt.raw, channels: ch, creds: &tgt.creds,
+		tgt: tgt, tap: rec}, nil
 }
 
 func ticketDetail(reason string) string {
@@ -325,6 +346,7 @@ func (c *connection) relay(l *legs) {
 	_ = l.target.SetDeadline(time.Time{})
 
 	r := &relay{client: l.client, target: l.target, clientRaw: l.clientRaw, targetRaw: l.targetRaw, channels: l.channels, creds: l.creds,
+		tap: l.tap, recorded: l.tgt.recorded, recordingRequired: l.tgt.launcher.Spec.RecordingPolicy != v1alpha1.RecordingBestEffort,
 		idleTimeout: s.cfg.IdleTimeout, activationDeadline: c.started.Add(2 * s.cfg.HandshakeTimeout), stop: s.stop,
 		toTarget: s.metrics.bytes.WithLabelValues("client_to_target"), toClient: s.metrics.bytes.WithLabelValues("target_to_client")}
 	var activeOnce sync.Once
@@ -351,6 +373,10 @@ func (c *connection) relay(l *legs) {
 	if r.active.Load() {
 		<-activated // the Active write lands before the Ended one
 	}
+	var recording *v1alpha1.RecordingReference
+	if l.tap != nil {
+		recording = c.finishRecording(l.tgt, l.tap, c.started)
+	}
 	s.metrics.ended.WithLabelValues(why).Inc()
 	kv := []any{"reason", why, "seconds", s.cfg.Now().Sub(c.started).Seconds()}
 	if perr != nil {
@@ -360,10 +386,10 @@ func (c *connection) relay(l *legs) {
 		s.metrics.handshakes.WithLabelValues("rejected", "not_activated").Inc()
 		detail := "the session ended before it became active: " + strings.ReplaceAll(why, "_", " ")
 		c.log.Info("connection rejected", append(kv, "detail", detail)...)
-		c.endSession(v1alpha1.SessionRejected, sessionReason(why), detail)
+		c.endSession(v1alpha1.SessionRejected, sessionReason(why), detail, recording)
 		return
 	}
-	c.endSession(v1alpha1.SessionEnded, sessionReason(why), "the session ended: "+strings.ReplaceAll(why, "_", " "))
+	c.endSession(v1alpha1.SessionEnded, sessionReason(why), "the session ended: "+strings.ReplaceAll(why, "_", " "), recording)
 	c.log.Info("session ended", kv...)
 }
 
@@ -379,6 +405,8 @@ func sessionReason(why string) string {
 		return ReasonShutdown
 	case endActivation:
 		return "ActivationTimeout"
+	case endRecording:
+		return ReasonRecordingUnavailable
 	default:
 		return ReasonProtocolError
 	}

@@ -42,6 +42,10 @@ type Config struct {
 	// SecretServers gives the Secret Server clients and application sessions.
 	SecretServers *secretserver.Clients
 
+	// SpoolDir holds recordings until S3 has them; sessions of clusters with recordingStorage
+	// cannot be recorded without it.
+	SpoolDir string
+
 	// CertFile and KeyFile are the certificate presented to RDP clients (reloaded on change).
 	CertFile, KeyFile string
 
@@ -111,6 +115,8 @@ type Server struct {
 	cert    *reloadingCertificate
 	metrics *metrics
 
+	rec        *recorders
+	stopRec    context.CancelFunc
 	handshakes chan struct{} // semaphore
 	sessions   atomic.Int64
 	nextID     atomic.Uint64
@@ -136,8 +142,11 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("proxy metrics: %w", err)
 	}
+	recCtx, stopRec := context.WithCancel(context.Background())
 	return &Server{
 		cfg: cfg, cert: cert, metrics: m,
+		rec:        &recorders{spool: cfg.SpoolDir, log: cfg.Logger.WithName("recorder"), ctx: recCtx},
+		stopRec:    stopRec,
 		handshakes: make(chan struct{}, cfg.MaxHandshakes),
 		listeners:  map[net.Listener]struct{}{},
 		conns:      map[net.Conn]struct{}{},
@@ -223,9 +232,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	go func() { s.wg.Wait(); close(done) }()
 	select {
 	case <-done:
+		s.stopRec()
 		return nil
 	case <-ctx.Done():
 	}
+	defer s.stopRec()
 	s.mu.Lock()
 	select {
 	case <-s.stop:

@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sessionconnector/sessionconnector/recorder/capture"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sessionconnector/sessionconnector/rdp/pdu"
@@ -38,6 +40,7 @@ const (
 	endShutdown   = "shutdown"
 	endProtocol   = "protocol_error"
 	endActivation = "activation_timeout"
+	endRecording  = "recording_failed"
 )
 
 // MCS Send Data header, as the relay peeks at it: after TPKT (4) and X.224 Data (3) comes the
@@ -62,6 +65,9 @@ type relay struct {
 	targetRaw          *batchConn
 	channels           *channels
 	creds              *credentials
+	tap                *tap // nil when not recorded
+	recorded           bool // rewrite what the client offers so the recording can be rendered
+	recordingRequired  bool // end the session when the recording fails
 	idleTimeout        time.Duration
 	activationDeadline time.Time
 	onActive           func()
@@ -91,11 +97,11 @@ func (r *relay) run() (string, error) {
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		end(r.pump(r.client, writerOf(r.target, r.targetRaw), r.toTarget, r.clientPDU, endClient))
+		end(r.pump(r.client, writerOf(r.target, r.targetRaw), r.toTarget, r.clientPDU, capture.ClientToTarget, endClient))
 	}()
 	go func() {
 		defer wg.Done()
-		end(r.pump(r.target, writerOf(r.client, r.clientRaw), r.toClient, r.targetPDU, endTarget))
+		end(r.pump(r.target, writerOf(r.client, r.clientRaw), r.toClient, r.targetPDU, capture.TargetToClient, endTarget))
 	}()
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
@@ -147,7 +153,7 @@ type pduRule func(kind tpkt.Kind, b []byte) ([]byte, error)
 // write error, endProtocol for a malformed PDU or a failed rewrite. Small PDUs that are already
 // buffered together are written together (fewer TLS records and system calls); a PDU is never
 // held back while the next one is still on its way.
-func (r *relay) pump(src io.Reader, dst io.Writer, counter prometheus.Counter, rule pduRule, sideEnded string) string {
+func (r *relay) pump(src io.Reader, dst io.Writer, counter prometheus.Counter, rule pduRule, dir capture.Direction, sideEnded string) string {
 	br := bufio.NewReaderSize(src, relayBufferSize)
 	var big []byte
 	var pending *[]byte
@@ -193,6 +199,14 @@ func (r *relay) pump(src io.Reader, dst io.Writer, counter prometheus.Counter, r
 		if err != nil {
 			r.protocolErr.CompareAndSwap(nil, err)
 			return endProtocol
+		}
+		if out != nil && r.tap != nil && !r.tap.add(dir, kind, out) && r.recordingRequired {
+			r.protocolErr.CompareAndSwap(nil, errors.New("the recorder could not keep up with the session"))
+			return endRecording
+		}
+		if r.tap != nil && r.recordingRequired && r.tap.failed() != nil {
+			r.protocolErr.CompareAndSwap(nil, r.tap.failed())
+			return endRecording
 		}
 		if inBuffer {
 			_, _ = br.Discard(n) // out may alias the buffer: it is used before the next read fills it
@@ -309,8 +323,17 @@ func (r *relay) clientPDU(kind tpkt.Kind, b []byte) ([]byte, error) {
 	if _, blocked := r.channels.blocked[ch]; blocked {
 		return nil, nil
 	}
+	if r.recorded && ch == r.channels.io && r.infoSent.Load() {
+		if typ, ok := shareControlType(b); ok && typ == pdu.PDUTypeConfirmActive {
+			out, err := rewriteConfirmActive(b)
+			if err != nil {
+				return nil, fmt.Errorf("rewrite the Confirm Active PDU: %w", err)
+			}
+			return out, nil
+		}
+	}
 	if ch == r.channels.io && !r.infoSent.Load() && isClientInfo(b) {
-		out, err := rewriteClientInfo(b, r.creds)
+		out, err := rewriteClientInfo(b, r.creds, r.recorded)
 		if err != nil {
 			return nil, fmt.Errorf("rewrite the Client Info PDU: %w", err)
 		}
@@ -350,8 +373,10 @@ func (r *relay) targetPDU(kind tpkt.Kind, b []byte) ([]byte, error) {
 	if _, blocked := r.channels.blocked[ch]; blocked {
 		return nil, nil
 	}
-	if ch == r.channels.io && !r.active.Load() && isDemandActive(b) {
-		r.activate()
+	if ch == r.channels.io && !r.active.Load() {
+		if typ, ok := shareControlType(b); ok && typ == pdu.PDUTypeDemandActive {
+			r.activate()
+		}
 	}
 	return b, nil
 }
@@ -362,15 +387,19 @@ func (r *relay) activate() {
 	}
 }
 
-// isDemandActive reports whether a Send Data Indication carries a Demand Active PDU.
-func isDemandActive(b []byte) bool {
+// shareControlType returns the PDU type of the Share Control Header that an MCS Send Data
+// frame carries, if it carries one.
+func shareControlType(b []byte) (uint8, bool) {
 	i := mcsSendDataHeader + 1
 	if i > len(b) {
-		return false
+		return 0, false
 	}
 	if b[mcsSendDataHeader]&0x80 != 0 {
 		i++
 	}
 	h, _, _, err := pdu.ParseShareControlHeader(b[min(i, len(b)):])
-	return err == nil && h.Type() == pdu.PDUTypeDemandActive
+	if err != nil {
+		return 0, false
+	}
+	return h.Type(), true
 }

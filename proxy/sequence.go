@@ -52,6 +52,10 @@ func (c *connection) connectSequence(_ context.Context, client *tls.Conn, t *tar
 			return err
 		}
 		core.SetServerSelectedProtocol(t.selectedProtocol)
+		if t.recorded && core.HasEarlyCapabilityFlags() {
+			// No GFX pipeline for recorded sessions: its codecs cannot be rendered offline.
+			core.SetEarlyCapabilityFlags(core.EarlyCapabilityFlags &^ gcc.CSEarlyCapSupportDynVCGFXProtocol)
+		}
 		if err := d.SetCore(core); err != nil {
 			return err
 		}
@@ -111,7 +115,7 @@ func (c *connection) connectSequence(_ context.Context, client *tls.Conn, t *tar
 
 // rewriteClientInfo puts the secret's credentials into a Client Info PDU (in an MCS Send Data
 // Request frame) and asks for autologon.
-func rewriteClientInfo(frame []byte, creds *credentials) ([]byte, error) {
+func rewriteClientInfo(frame []byte, creds *credentials, recorded bool) ([]byte, error) {
 	_, p, err := mcs.ReadPDU(frame)
 	if err != nil {
 		return nil, err
@@ -135,6 +139,9 @@ func rewriteClientInfo(frame []byte, creds *credentials) ([]byte, error) {
 		return nil, err
 	}
 	info.SetAutologon(true)
+	if recorded {
+		info.DisableCompression() // bulk-compressed output cannot be decoded from the recording
+	}
 	body, err := info.MarshalPDU(sec)
 	if err != nil {
 		return nil, err
@@ -163,4 +170,30 @@ func authenticateNLA(ctx context.Context, conn *tls.Conn, host string, creds *cr
 	default:
 		return reject("target_auth", ReasonTargetAuth, "NLA with the target failed", err)
 	}
+}
+
+// rewriteConfirmActive restricts the client's capabilities so that the target sends graphics the
+// recording can be rendered from: no drawing orders, no bitmap codecs, no surface commands.
+func rewriteConfirmActive(frame []byte) ([]byte, error) {
+	_, p, err := mcs.ReadPDU(frame)
+	if err != nil {
+		return nil, err
+	}
+	sdr, ok := p.(*mcs.SendDataRequest)
+	if !ok {
+		return nil, fmt.Errorf("not a Send Data Request")
+	}
+	ca, err := pdu.ParseConfirmActive(sdr.Data)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := ca.RestrictForRecording(); err != nil {
+		return nil, err
+	}
+	body, err := ca.Marshal()
+	if err != nil {
+		return nil, err
+	}
+	sdr.Data = body
+	return sdr.Marshal()
 }

@@ -37,6 +37,7 @@ type target struct {
 	creds            credentials
 	cluster          *v1alpha1.RDSCluster
 	launcher         *v1alpha1.SessionLauncher
+	recorded         bool // the session is recorded: the proxy asks for decodable graphics
 }
 
 // credentialsOf takes domain, user name and password from a secret. "DOMAIN\user" splits;

@@ -169,6 +169,9 @@ func (m *Manifests) check() error {
 		if l.Spec.Type == "" {
 			l.Spec.Type = v1alpha1.LauncherRemoteDesktop
 		}
+		if l.Spec.RecordingPolicy == "" {
+			l.Spec.RecordingPolicy = v1alpha1.RecordingRequired
+		}
 		if _, ok := m.Clusters[l.Spec.ClusterRef]; !ok {
 			errs = append(errs, fmt.Errorf("SessionLauncher %q: RDSCluster %q is not in the config folder", l.Name, l.Spec.ClusterRef))
 		}
@@ -214,4 +217,21 @@ func (m *Manifests) ApplicationAccount(_ context.Context, c *v1alpha1.RDSCluster
 		return secretserver.Credentials{}, fmt.Errorf("application account Secret %q needs the keys username and password", ref)
 	}
 	return cred, nil
+}
+
+// RecordingCredentials implements catalog.RecordingAccount.
+func (m *Manifests) RecordingCredentials(_ context.Context, c *v1alpha1.RDSCluster) (string, string, error) {
+	rs := c.Spec.RecordingStorage
+	if rs == nil {
+		return "", "", fmt.Errorf("RDSCluster %q has no recordingStorage", c.Name)
+	}
+	s, ok := m.Secrets[rs.CredentialsSecretRef.Name]
+	if !ok {
+		return "", "", fmt.Errorf("recording credentials Secret %q is not in the config folder", rs.CredentialsSecretRef.Name)
+	}
+	access, secret := string(s.Data["accessKeyId"]), string(s.Data["secretAccessKey"])
+	if access == "" || secret == "" {
+		return "", "", fmt.Errorf("recording credentials Secret %q needs the keys accessKeyId and secretAccessKey", rs.CredentialsSecretRef.Name)
+	}
+	return access, secret, nil
 }

@@ -75,6 +75,7 @@ func Start(opts Options) (srv *Server, err error) {
 		Name: "standalone", Store: store, Catalog: manifests,
 		CertFile: certFile, KeyFile: keyFile,
 		APIListen: opts.APIListen, RDPListen: opts.RDPListen, RDPAddress: opts.RDPAddress,
+		SpoolDir:    filepath.Join(opts.StateDir, "spool"),
 		IdleTimeout: opts.IdleTimeout, ShutdownGrace: opts.ShutdownGrace,
 		Now: opts.Now, Logger: opts.Logger,
 	})

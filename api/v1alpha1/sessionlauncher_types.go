@@ -18,6 +18,17 @@ const (
 	LauncherCustomProgram LauncherType = "CustomProgram"
 )
 
+// RecordingPolicy is what a launcher does when recording fails.
+type RecordingPolicy string
+
+// Recording policies.
+const (
+	// RecordingRequired: no recording, no session.
+	RecordingRequired RecordingPolicy = "Required"
+	// RecordingBestEffort: the session goes on; the manifest records the gap.
+	RecordingBestEffort RecordingPolicy = "BestEffort"
+)
+
 // TemplateReference names a Secret Server secret template by name or by id.
 // +kubebuilder:validation:XValidation:rule="has(self.name) != has(self.id)",message="set exactly one of name and id"
 type TemplateReference struct {
@@ -77,6 +88,14 @@ type SessionLauncherSpec struct {
 	// CustomProgram for launchers of type CustomProgram.
 	// +optional
 	CustomProgram *CustomProgramSpec `json:"customProgram,omitempty"`
+
+	// RecordingPolicy says what happens when a session cannot be recorded (its cluster has
+	// recordingStorage): Required ends or refuses the session with a clear reason; BestEffort lets
+	// it run and marks what is missing in the recording's manifest.
+	// +kubebuilder:validation:Enum=Required;BestEffort
+	// +kubebuilder:default=Required
+	// +optional
+	RecordingPolicy RecordingPolicy `json:"recordingPolicy,omitempty"`
 
 	// RecordKeystrokes records what the user types besides the screen.
 	// +optional

@@ -65,3 +65,20 @@ func (c *Catalog) ApplicationAccount(ctx context.Context, cluster *v1alpha1.RDSC
 	}
 	return cred, nil
 }
+
+// RecordingCredentials implements catalog.RecordingAccount.
+func (c *Catalog) RecordingCredentials(ctx context.Context, cluster *v1alpha1.RDSCluster) (string, string, error) {
+	rs := cluster.Spec.RecordingStorage
+	if rs == nil {
+		return "", "", fmt.Errorf("RDSCluster %s/%s has no recordingStorage", c.Namespace, cluster.Name)
+	}
+	var s corev1.Secret
+	if err := c.get(ctx, rs.CredentialsSecretRef.Name, &s, "Secret"); err != nil {
+		return "", "", err
+	}
+	access, secret := string(s.Data["accessKeyId"]), string(s.Data["secretAccessKey"])
+	if access == "" || secret == "" {
+		return "", "", fmt.Errorf("recording credentials Secret %s/%s needs the keys accessKeyId and secretAccessKey", c.Namespace, rs.CredentialsSecretRef.Name)
+	}
+	return access, secret, nil
+}

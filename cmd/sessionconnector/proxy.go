@@ -27,6 +27,7 @@ type proxyFlags struct {
 	cluster, namespace, name string
 	listen, apiListen        string
 	certFile, keyFile        string
+	spoolDir                 string
 	configFile               string
 }
 
@@ -77,7 +78,7 @@ them without --config, come from the RDSCluster itself.`,
 				Name: f.name, Cluster: f.cluster,
 				Store:    storekube.New(c, ns, storekube.Options{}),
 				Catalog:  &catalogkube.Catalog{Client: c, Namespace: ns},
-				CertFile: f.certFile, KeyFile: f.keyFile,
+				CertFile: f.certFile, KeyFile: f.keyFile, SpoolDir: f.spoolDir,
 				APIListen: f.apiListen, RDPListen: f.listen,
 				HandshakeTimeout: limits.HandshakeTimeout, IdleTimeout: limits.IdleTimeout,
 				MaxHandshakes: limits.MaxHandshakes, MaxSessions: limits.MaxSessions,
@@ -98,6 +99,7 @@ them without --config, come from the RDSCluster itself.`,
 	fl.StringVar(&f.apiListen, "api-listen", ":8443", "launch API address (HTTPS; also /healthz, /readyz, /metrics)")
 	fl.StringVar(&f.certFile, "tls-cert", "/etc/sessionconnector/tls/tls.crt", "certificate for RDP clients and the launch API")
 	fl.StringVar(&f.keyFile, "tls-key", "/etc/sessionconnector/tls/tls.key", "key of the certificate")
+	fl.StringVar(&f.spoolDir, "spool-dir", "/tmp/sessionconnector-spool", "folder that holds recordings until S3 has them (uploaded after a restart too)")
 	fl.StringVar(&f.configFile, "config", "", "proxy configuration file (limits) rendered by the operator; the RDSCluster's values fill what it leaves out")
 	_ = cmd.MarkFlagRequired("cluster")
 	return cmd

@@ -69,6 +69,25 @@ func Verify(ctx context.Context, client *minio.Client, bucket, prefix, session s
 	return rep, nil
 }
 
+// OpenRecording reads a session's manifest and returns a reader over the records of the chunks
+// it lists (each chunk verified as it is read). Close the reader when done.
+func OpenRecording(ctx context.Context, client *minio.Client, bucket, prefix, session string) (*capture.Reader, error) {
+	obj, err := client.GetObject(ctx, bucket, ManifestKey(prefix, session), minio.GetObjectOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("get manifest: %w", err)
+	}
+	b, err := io.ReadAll(io.LimitReader(obj, capture.MaxManifestSize+1))
+	_ = obj.Close()
+	if err != nil {
+		return nil, fmt.Errorf("read manifest: %w", err)
+	}
+	m, err := capture.ParseManifest(b)
+	if err != nil {
+		return nil, err
+	}
+	return capture.NewReader(&chunkObjects{ctx: ctx, client: client, bucket: bucket, chunks: m.Chunks})
+}
+
 // chunkObjects reads the chunk objects of a manifest one after another, each limited to the
 // size the manifest gives.
 type chunkObjects struct {

@@ -17,6 +17,7 @@ import (
 	"github.com/sessionconnector/sessionconnector/standalone"
 	"github.com/sessionconnector/sessionconnector/test/nlapeer"
 	"github.com/sessionconnector/sessionconnector/test/peers"
+	"github.com/sessionconnector/sessionconnector/test/s3peer"
 	"github.com/sessionconnector/sessionconnector/test/xrdppeer"
 	"github.com/sessionconnector/sessionconnector/ticket"
 )
@@ -39,6 +40,11 @@ type targetSpec struct {
 // startWorld starts the emulator with one secret per target (alice and the connector may view
 // them all) and standalone mode with a cluster per target TLS setting and one launcher.
 func startWorld(t *testing.T, targets ...targetSpec) *world {
+	return startRecordedWorld(t, nil, targets...)
+}
+
+// startRecordedWorld is startWorld with the clusters recording to s3 (when not nil).
+func startRecordedWorld(t *testing.T, s3 *s3peer.Peer, targets ...targetSpec) *world {
 	t.Helper()
 	w := &world{t: t, logs: &logbuf.Buffer{}, secrets: []string{"E2e-Alice-Pass", "E2e-Connector-Pass"}}
 	log := w.logs.Logger()
@@ -66,6 +72,12 @@ func startWorld(t *testing.T, targets ...targetSpec) *world {
 	config := t.TempDir()
 	var manifests strings.Builder
 	manifests.WriteString("apiVersion: v1\nkind: Secret\nmetadata: {name: app}\nstringData: {username: connector, password: E2e-Connector-Pass}\n")
+	recording := ""
+	if s3 != nil {
+		fmt.Fprintf(&manifests, "---\napiVersion: v1\nkind: Secret\nmetadata: {name: s3}\nstringData: {accessKeyId: %q, secretAccessKey: %q}\n", s3.AccessKey, s3.SecretKey)
+		recording = fmt.Sprintf("  recordingStorage: {endpoint: %q, bucket: %q, prefix: recordings, credentialsSecretRef: {name: s3}}\n", "http://"+s3.Endpoint, s3.Bucket)
+		w.secrets = append(w.secrets, s3.SecretKey)
+	}
 	for _, tg := range targets {
 		targetTLS := "{insecureSkipVerify: true}"
 		if tg.pin != "" {
@@ -76,7 +88,7 @@ apiVersion: sessionconnector.io/v1alpha1
 kind: RDSCluster
 metadata: {name: c%d}
 spec:
-  targetTLS: %s
+%s  targetTLS: %s
   secretServer:
     url: %s
     applicationAccountSecretRef: {name: app}
@@ -87,7 +99,7 @@ apiVersion: sessionconnector.io/v1alpha1
 kind: SessionLauncher
 metadata: {name: rdp%d}
 spec: {clusterRef: c%d, templates: [{name: Windows Account}]}
-`, tg.id, targetTLS, w.ss.URL, indent(string(w.ss.CAPEM), "      "), tg.id, tg.id)
+`, tg.id, recording, targetTLS, w.ss.URL, indent(string(w.ss.CAPEM), "      "), tg.id, tg.id)
 	}
 	writeFile(t, filepath.Join(config, "all.yaml"), manifests.String())
 	w.srv, err = standalone.Start(standalone.Options{ConfigDir: config, StateDir: t.TempDir(),

@@ -1,0 +1,241 @@
+package proxy
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/minio/minio-go/v7"
+	miniocreds "github.com/minio/minio-go/v7/pkg/credentials"
+
+	"github.com/sessionconnector/sessionconnector/api/v1alpha1"
+	"github.com/sessionconnector/sessionconnector/catalog"
+	"github.com/sessionconnector/sessionconnector/pki"
+	"github.com/sessionconnector/sessionconnector/rdp/tpkt"
+	"github.com/sessionconnector/sessionconnector/recorder/capture"
+	"github.com/sessionconnector/sessionconnector/recorder/storage"
+)
+
+// Session status reason the recorder writes.
+const ReasonRecordingUnavailable = "RecordingUnavailable"
+
+const (
+	// recordingFlushInterval bounds what a crash of the proxy can lose of a recording.
+	recordingFlushInterval = 2 * time.Second
+	// tapQueue is how many PDUs may wait for the recorder before the relay notices.
+	tapQueue = 4096
+)
+
+// recorders keeps one storage.Store per recording destination of a cluster.
+type recorders struct {
+	spool string
+	log   logr.Logger
+	ctx   context.Context // uploads outlive connections; cancelled when the proxy stops
+
+	mu     sync.Mutex
+	stores map[string]*storage.Store
+}
+
+// storeFor returns the Store of a cluster's recordingStorage, recovering what a previous process
+// left in its spool the first time.
+func (r *recorders) storeFor(ctx context.Context, cat catalog.Catalog, cluster *v1alpha1.RDSCluster) (*storage.Store, error) {
+	rs := cluster.Spec.RecordingStorage
+	if r.spool == "" {
+		return nil, errors.New("this proxy has no spool folder for recordings")
+	}
+	account, ok := cat.(catalog.RecordingAccount)
+	if !ok {
+		return nil, errors.New("the catalog cannot read recording credentials")
+	}
+	access, secret, err := account.RecordingCredentials(ctx, cluster)
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256([]byte(rs.Endpoint + "\x00" + rs.Bucket + "\x00" + rs.Prefix + "\x00" + access + "\x00" + secret + "\x00" + rs.CABundle))
+	key := hex.EncodeToString(sum[:8])
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if s, ok := r.stores[key]; ok {
+		return s, nil
+	}
+	client, err := s3Client(rs, access, secret)
+	if err != nil {
+		return nil, err
+	}
+	s, err := storage.New(storage.Config{Client: client, Bucket: rs.Bucket, Prefix: rs.Prefix,
+		SpoolDir: filepath.Join(r.spool, key), Log: r.log})
+	if err != nil {
+		return nil, err
+	}
+	go func() {
+		if recovered, err := s.Recover(r.ctx); err != nil {
+			r.log.Error(err, "could not upload recordings left in the spool")
+		} else if len(recovered) > 0 {
+			r.log.Info("uploaded interrupted recordings left in the spool", "sessions", recovered)
+		}
+	}()
+	if r.stores == nil {
+		r.stores = map[string]*storage.Store{}
+	}
+	r.stores[key] = s
+	return s, nil
+}
+
+func s3Client(rs *v1alpha1.RecordingStorageSpec, access, secret string) (*minio.Client, error) {
+	u, err := url.Parse(rs.Endpoint)
+	if err != nil || u.Host == "" {
+		return nil, fmt.Errorf("recordingStorage.endpoint %q is not a URL", rs.Endpoint)
+	}
+	opts := &minio.Options{Creds: miniocreds.NewStaticV4(access, secret, ""), Secure: u.Scheme == "https", Region: rs.Region}
+	if rs.CABundle != "" {
+		pool, err := pki.CertPool([]byte(rs.CABundle))
+		if err != nil {
+			return nil, fmt.Errorf("recordingStorage.caBundle: %w", err)
+		}
+		opts.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
+	}
+	return minio.New(u.Host, opts)
+}
+
+// tap takes copies of the relayed PDUs to the recording without ever blocking the relay.
+type tap struct {
+	rec     *storage.Recording
+	queue   chan capture.Record
+	done    chan struct{}
+	dropped atomic.Int64
+	err     atomic.Value // error
+}
+
+func newTap(rec *storage.Recording) *tap {
+	t := &tap{rec: rec, queue: make(chan capture.Record, tapQueue), done: make(chan struct{})}
+	go t.run()
+	return t
+}
+
+// add queues a copy of a PDU; false when the recorder cannot keep up.
+func (t *tap) add(dir capture.Direction, kind tpkt.Kind, b []byte) bool {
+	k := capture.KindTPKT
+	if kind == tpkt.KindFastPath {
+		k = capture.KindFastPath
+	}
+	select {
+	case t.queue <- capture.Record{Time: time.Now(), Direction: dir, Kind: k, PDU: append([]byte(nil), b...)}:
+		return true
+	default:
+		t.dropped.Add(1)
+		return false
+	}
+}
+
+func (t *tap) run() {
+	defer close(t.done)
+	tick := time.NewTicker(recordingFlushInterval)
+	defer tick.Stop()
+	fail := func(err error) {
+		t.err.CompareAndSwap(nil, err)
+	}
+	for {
+		select {
+		case rec, ok := <-t.queue:
+			if !ok {
+				return
+			}
+			if t.err.Load() == nil {
+				if err := t.rec.Write(rec); err != nil {
+					fail(err)
+				}
+			}
+		case <-tick.C:
+			if t.err.Load() == nil {
+				if err := t.rec.Flush(); err != nil {
+					fail(err)
+				}
+			}
+		}
+	}
+}
+
+// failed returns the first write error.
+func (t *tap) failed() error {
+	err, _ := t.err.Load().(error)
+	return err
+}
+
+// finish stops the tap and closes the recording; it returns the manifest's URI and SHA-256.
+func (t *tap) finish(ctx context.Context, rs *v1alpha1.RecordingStorageSpec, session string) (*v1alpha1.RecordingReference, error) {
+	close(t.queue)
+	<-t.done
+	ref := &v1alpha1.RecordingReference{URI: "s3://" + rs.Bucket + "/" + storage.ManifestKey(rs.Prefix, session)}
+	m, err := t.rec.Close(ctx)
+	if err != nil {
+		return ref, err
+	}
+	b, err := m.Marshal() // the bytes Close stored
+	if err != nil {
+		return ref, err
+	}
+	sum := sha256.Sum256(b)
+	// BestEffort: PDUs that did not fit the queue are missing, so the recording is not complete.
+	ref.SHA256, ref.Complete = hex.EncodeToString(sum[:]), m.Complete && t.dropped.Load() == 0
+	return ref, t.failed()
+}
+
+// startRecording begins the recording of a session in its cluster's storage.
+func (c *connection) startRecording(ctx context.Context, sess *v1alpha1.Session, t *target) (*tap, error) {
+	store, err := c.s.rec.storeFor(ctx, c.s.cfg.Catalog, t.cluster)
+	if err != nil {
+		return nil, err
+	}
+	rec, err := store.Begin(c.s.rec.ctx, capture.Meta{
+		Session: sess.Name, User: sess.Spec.User, SecretID: fmt.Sprint(sess.Spec.SecretID),
+		Target: sess.Spec.Target, Launcher: sess.Spec.LauncherRef, Start: c.s.cfg.Now().UTC(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return newTap(rec), nil
+}
+
+// finishRecording closes a session's recording, and writes an audit entry on the secret in
+// Secret Server that names it. It returns the reference for the Session's status.
+func (c *connection) finishRecording(t *target, rec *tap, started time.Time) *v1alpha1.RecordingReference {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	rs := t.cluster.Spec.RecordingStorage
+	ref, err := rec.finish(ctx, rs, c.session.Name)
+	if err != nil {
+		c.log.Error(err, "the recording could not be completed; it stays in the spool and is uploaded when storage is back", "recording", ref.URI)
+	} else {
+		c.log.Info("recording stored", "recording", ref.URI, "sha256", ref.SHA256, "complete", ref.Complete, "droppedPDUs", rec.dropped.Load())
+	}
+	comment := fmt.Sprintf("Session Connector session %s: user %s, target %s, launcher %s, %s to %s; recording %s sha256 %s",
+		c.session.Name, c.session.Spec.User, c.session.Spec.Target, c.session.Spec.LauncherRef,
+		started.UTC().Format(time.RFC3339), c.s.cfg.Now().UTC().Format(time.RFC3339), ref.URI, ref.SHA256)
+	if err := c.audit(ctx, t.cluster, comment); err != nil {
+		c.log.Error(err, "could not write the audit entry in Secret Server")
+	}
+	return ref
+}
+
+// audit writes comment as a view-comment audit entry on the session's secret.
+func (c *connection) audit(ctx context.Context, cluster *v1alpha1.RDSCluster, comment string) error {
+	account, err := c.s.cfg.Catalog.ApplicationAccount(ctx, cluster)
+	if err != nil {
+		return err
+	}
+	app, err := c.s.cfg.SecretServers.Application(cluster.Spec.SecretServer.URL, []byte(cluster.Spec.SecretServer.CABundle), account)
+	if err != nil {
+		return err
+	}
+	return app.AddViewComment(ctx, int(c.session.Spec.SecretID), comment)
+}
