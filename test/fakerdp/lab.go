@@ -44,6 +44,9 @@ type LabOptions struct {
 	Logger logr.Logger
 	// Config, when set, adjusts the proxy's configuration before it starts.
 	Config func(*proxy.Config)
+	// Cluster and Launcher, when set, adjust the catalog's RDSCluster and SessionLauncher.
+	Cluster  func(*v1alpha1.RDSCluster)
+	Launcher func(*v1alpha1.SessionLauncher)
 }
 
 // Lab is a real proxy.Server in front of a fake Target: the Secret Server emulator holds the
@@ -139,6 +142,12 @@ func StartLab(t testing.TB, opts LabOptions) *Lab {
 			Templates: []v1alpha1.TemplateReference{{Name: template}}}},
 	}
 	cat.cluster.Name, cat.launcher.Name = LabCluster, LabLauncher
+	if opts.Cluster != nil {
+		opts.Cluster(cat.cluster)
+	}
+	if opts.Launcher != nil {
+		opts.Launcher(cat.launcher)
+	}
 
 	clients := &secretserver.Clients{Logger: log.WithName("secretserver")}
 	t.Cleanup(clients.CloseIdleConnections) // before the emulator's Close
