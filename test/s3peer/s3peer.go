@@ -96,8 +96,17 @@ func Start(t testing.TB) *Peer {
 	c := p.Client(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := c.MakeBucket(ctx, p.Bucket, minio.MakeBucketOptions{}); err != nil {
-		t.Fatalf("s3peer: make bucket: %v", err)
+	// "ready" can come before the object layer is initialised: retry until the bucket is made.
+	for {
+		err := c.MakeBucket(ctx, p.Bucket, minio.MakeBucketOptions{})
+		if err == nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("s3peer: make bucket: %v", err)
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
 	return p
 }
