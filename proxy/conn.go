@@ -337,6 +337,11 @@ func (c *connection) relay(l *legs) {
 		c.endSession(v1alpha1.SessionRejected, "ProxyAtCapacity", "the proxy was at its session limit")
 		_ = l.client.Close()
 		_ = l.target.Close()
+		if l.tap != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			_, _ = l.tap.finish(ctx, l.tgt.cluster.Spec.RecordingStorage, c.session.Name)
+			cancel()
+		}
 		return
 	}
 	defer s.sessions.Add(-1)
