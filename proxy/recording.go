@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
@@ -13,6 +14,11 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/sessionconnector/sessionconnector/rdp/input"
+	"github.com/sessionconnector/sessionconnector/rdp/mcs"
+	"github.com/sessionconnector/sessionconnector/rdp/pdu"
+	"github.com/sessionconnector/sessionconnector/recorder/keylog"
 
 	"github.com/go-logr/logr"
 	"github.com/minio/minio-go/v7"
@@ -107,19 +113,56 @@ func s3Client(rs *v1alpha1.RecordingStorageSpec, access, secret string) (*minio.
 	return minio.New(u.Host, opts)
 }
 
-// tap takes copies of the relayed PDUs to the recording without ever blocking the relay.
+// tap takes copies of the relayed PDUs to the recording without ever blocking the relay, and
+// decodes the client's input into the keystroke log when the launcher asks for one.
 type tap struct {
 	rec     *storage.Recording
 	queue   chan capture.Record
 	done    chan struct{}
 	dropped atomic.Int64
 	err     atomic.Value // error
+
+	keys    *keylog.Writer // nil without keystroke recording
+	keysBuf bytes.Buffer
+	decoder keylog.Decoder
 }
 
-func newTap(rec *storage.Recording) *tap {
+func newTap(rec *storage.Recording, keystrokes bool) *tap {
 	t := &tap{rec: rec, queue: make(chan capture.Record, tapQueue), done: make(chan struct{})}
+	if keystrokes {
+		t.keys = keylog.NewWriter(&t.keysBuf)
+	}
 	go t.run()
 	return t
+}
+
+// keystrokes feeds the keystroke log from a client PDU: fast-path input, or a slow-path Input
+// PDU in an MCS Send Data Request.
+func (t *tap) keystrokes(rec capture.Record) {
+	var events []input.Event
+	var err error
+	switch rec.Kind {
+	case capture.KindFastPath:
+		events, err = input.ParseFastPath(rec.PDU)
+	default:
+		if typ, ok := shareControlType(rec.PDU); !ok || typ != pdu.PDUTypeData {
+			return
+		}
+		_, p, perr := mcs.ReadPDU(rec.PDU)
+		sdr, ok := p.(*mcs.SendDataRequest)
+		if perr != nil || !ok {
+			return
+		}
+		events, err = input.ParseSlowPathPDU(sdr.Data)
+	}
+	if err != nil {
+		return // not input, or input this decoder does not know: the capture still has it
+	}
+	for _, ev := range events {
+		if e, ok := t.decoder.Feed(rec.Time, ev); ok {
+			_ = t.keys.WriteEntry(e)
+		}
+	}
 }
 
 // add queues a copy of a PDU; false when the recorder cannot keep up.
@@ -155,6 +198,9 @@ func (t *tap) run() {
 					fail(err)
 				}
 			}
+			if t.keys != nil && rec.Direction == capture.ClientToTarget {
+				t.keystrokes(rec)
+			}
 		case <-tick.C:
 			if t.err.Load() == nil {
 				if err := t.rec.Flush(); err != nil {
@@ -176,6 +222,13 @@ func (t *tap) finish(ctx context.Context, rs *v1alpha1.RecordingStorageSpec, ses
 	close(t.queue)
 	<-t.done
 	ref := &v1alpha1.RecordingReference{URI: "s3://" + rs.Bucket + "/" + storage.ManifestKey(rs.Prefix, session)}
+	if t.keys != nil {
+		if err := t.keys.Flush(); err == nil {
+			if err := t.rec.PutKeystrokes(ctx, t.keysBuf.Bytes()); err != nil {
+				t.err.CompareAndSwap(nil, fmt.Errorf("store the keystroke log: %w", err))
+			}
+		}
+	}
 	m, err := t.rec.Close(ctx)
 	if err != nil {
 		return ref, err
@@ -203,7 +256,7 @@ func (c *connection) startRecording(ctx context.Context, sess *v1alpha1.Session,
 	if err != nil {
 		return nil, err
 	}
-	return newTap(rec), nil
+	return newTap(rec, t.launcher.Spec.RecordKeystrokes), nil
 }
 
 // finishRecording closes a session's recording, and writes an audit entry on the secret in

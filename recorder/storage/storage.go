@@ -192,6 +192,15 @@ func (s *Store) putRetry(ctx context.Context, key string, data []byte) error {
 	}
 }
 
+// KeystrokesName is the object, beside the manifest, that holds a session's keystroke log.
+const KeystrokesName = "keystrokes.jsonl"
+
+// PutKeystrokes stores a session's keystroke log (recorder/keylog's JSON Lines) beside its
+// recording, retrying while S3 is away.
+func (r *Recording) PutKeystrokes(ctx context.Context, log []byte) error {
+	return r.s.putRetry(ctx, path.Join(r.s.cfg.Prefix, r.meta.Session, KeystrokesName), log)
+}
+
 // Close ends the recording: it flushes the last chunk, waits (up to ctx) until every chunk is
 // uploaded, uploads a complete manifest and clears the spool. On error the recording stays
 // spooled for Recover.

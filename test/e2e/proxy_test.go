@@ -98,8 +98,8 @@ spec:
 apiVersion: sessionconnector.io/v1alpha1
 kind: SessionLauncher
 metadata: {name: rdp%d}
-spec: {clusterRef: c%d, templates: [{name: Windows Account}]}
-`, tg.id, recording, targetTLS, w.ss.URL, indent(string(w.ss.CAPEM), "      "), tg.id, tg.id)
+spec: {clusterRef: c%d, templates: [{name: Windows Account}], recordKeystrokes: %t}
+`, tg.id, recording, targetTLS, w.ss.URL, indent(string(w.ss.CAPEM), "      "), tg.id, tg.id, s3 != nil)
 	}
 	writeFile(t, filepath.Join(config, "all.yaml"), manifests.String())
 	w.srv, err = standalone.Start(standalone.Options{ConfigDir: config, StateDir: t.TempDir(),

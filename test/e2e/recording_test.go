@@ -6,11 +6,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/minio/minio-go/v7"
+
 	"github.com/sessionconnector/sessionconnector/api/v1alpha1"
 	"github.com/sessionconnector/sessionconnector/rdp/fastpath"
 	"github.com/sessionconnector/sessionconnector/rdp/mcs"
 	"github.com/sessionconnector/sessionconnector/rdp/pdu"
 	"github.com/sessionconnector/sessionconnector/recorder/capture"
+	"github.com/sessionconnector/sessionconnector/recorder/keylog"
 	"github.com/sessionconnector/sessionconnector/recorder/storage"
 	"github.com/sessionconnector/sessionconnector/test/peers"
 	"github.com/sessionconnector/sessionconnector/test/s3peer"
@@ -39,9 +42,12 @@ func TestRecordedSessionToXrdp(t *testing.T) {
 		t.Fatalf("the desktop never showed (last colour %s)", last)
 	}
 	w.session(tk, v1alpha1.SessionActive, 10*time.Second)
-	if peer.WaitFile(t, "ready", xrdppeer.SessionBanner, 20*time.Second) {
-		xrdppeer.TypeLine(ctx, t, display, "echo recorded > typed.txt")
-		peer.WaitFile(t, "typed.txt", "recorded", 20*time.Second)
+	if !peer.WaitFile(t, "ready", xrdppeer.SessionBanner, 20*time.Second) {
+		t.Fatalf("the target's shell never became ready:\n%s", peer.Log())
+	}
+	xrdppeer.TypeLine(ctx, t, display, "echo recorded > typed.txt")
+	if !peer.WaitFile(t, "typed.txt", "recorded", 20*time.Second) {
+		t.Fatal("the typed line did not reach the target")
 	}
 	client.Stop()
 	s := w.session(tk, v1alpha1.SessionEnded, 60*time.Second)
@@ -58,6 +64,24 @@ func TestRecordedSessionToXrdp(t *testing.T) {
 		t.Fatalf("recording report %+v (manifest %+v)", rep, rep.Manifest)
 	}
 	checkDecodable(t, ctx, s3, tk.ID)
+
+	// The keystroke log beside the recording has what was typed.
+	obj, err := s3.Client(t).GetObject(ctx, s3.Bucket, "recordings/"+tk.ID+"/"+storage.KeystrokesName, minio.GetObjectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, err := keylog.Parse(obj)
+	_ = obj.Close()
+	if err != nil {
+		t.Fatalf("keystroke log: %v", err)
+	}
+	var typed strings.Builder
+	for _, e := range entries {
+		typed.WriteString(e.String())
+	}
+	if !strings.Contains(typed.String(), "echo recorded > typed.txt<Enter>") {
+		t.Fatalf("keystroke log %q lacks the typed line", typed.String())
+	}
 
 	var audited bool
 	for _, a := range w.ss.Emulator.Audits(42) {
