@@ -2,6 +2,7 @@ package fakerdp
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"path/filepath"
@@ -44,6 +45,8 @@ type LabOptions struct {
 	Logger logr.Logger
 	// Config, when set, adjusts the proxy's configuration before it starts.
 	Config func(*proxy.Config)
+	// S3AccessKey and S3SecretKey are what the catalog returns as recording credentials.
+	S3AccessKey, S3SecretKey string
 	// Cluster and Launcher, when set, adjust the catalog's RDSCluster and SessionLauncher.
 	Cluster  func(*v1alpha1.RDSCluster)
 	Launcher func(*v1alpha1.SessionLauncher)
@@ -68,6 +71,16 @@ type Lab struct {
 type labCatalog struct {
 	cluster  *v1alpha1.RDSCluster
 	launcher *v1alpha1.SessionLauncher
+	s3Access string
+	s3Secret string
+}
+
+// RecordingCredentials implements catalog.RecordingAccount.
+func (c *labCatalog) RecordingCredentials(context.Context, *v1alpha1.RDSCluster) (string, string, error) {
+	if c.s3Access == "" {
+		return "", "", errors.New("the lab has no recording credentials")
+	}
+	return c.s3Access, c.s3Secret, nil
 }
 
 func (c *labCatalog) Launcher(_ context.Context, name string) (*v1alpha1.SessionLauncher, error) {
@@ -142,6 +155,7 @@ func StartLab(t testing.TB, opts LabOptions) *Lab {
 			Templates: []v1alpha1.TemplateReference{{Name: template}}}},
 	}
 	cat.cluster.Name, cat.launcher.Name = LabCluster, LabLauncher
+	cat.s3Access, cat.s3Secret = opts.S3AccessKey, opts.S3SecretKey
 	if opts.Cluster != nil {
 		opts.Cluster(cat.cluster)
 	}
