@@ -143,7 +143,13 @@ func indent(s, prefix string) string {
 // launchAs posts a launch request to standalone mode and returns the .rdp file.
 func launchAs(t *testing.T, srv *standalone.Server, user, password, body string) []byte {
 	t.Helper()
-	ca, err := os.ReadFile(srv.CAFile)
+	return launchAsURL(t, srv.APIURL, srv.CAFile, user, password, body)
+}
+
+// launchAsURL posts a launch request to the launch API at apiURL, trusting caFile.
+func launchAsURL(t *testing.T, apiURL, caFile, user, password, body string) []byte {
+	t.Helper()
+	ca, err := os.ReadFile(caFile)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +157,7 @@ func launchAs(t *testing.T, srv *standalone.Server, user, password, body string)
 	pool.AppendCertsFromPEM(ca)
 	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
 	defer hc.CloseIdleConnections()
-	req, _ := http.NewRequest(http.MethodPost, srv.APIURL+"/api/v1/launches", strings.NewReader(body))
+	req, _ := http.NewRequest(http.MethodPost, apiURL+"/api/v1/launches", strings.NewReader(body))
 	req.SetBasicAuth(user, password)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := hc.Do(req)
