@@ -83,10 +83,17 @@ func (r *recorders) storeFor(ctx context.Context, cat catalog.Catalog, cluster *
 	if err != nil {
 		return nil, err
 	}
+	// What a previous process left, listed before this one begins a recording there.
+	left, err := s.Leftovers()
+	if err != nil {
+		return nil, err
+	}
 	go func() {
-		if recovered, err := s.Recover(r.ctx); err != nil {
-			r.log.Error(err, "could not upload recordings left in the spool")
-		} else if len(recovered) > 0 {
+		recovered, err := s.RecoverSessions(r.ctx, left)
+		if err != nil {
+			r.log.Error(err, "could not upload every recording left in the spool")
+		}
+		if len(recovered) > 0 {
 			r.log.Info("uploaded interrupted recordings left in the spool", "sessions", recovered)
 		}
 	}()

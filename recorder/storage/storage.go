@@ -255,21 +255,42 @@ func (s *Store) finish(ctx context.Context, dir string, m *capture.Manifest) err
 // interrupted manifest. It returns the sessions it recovered. Run it at start-up, before
 // Begin.
 func (s *Store) Recover(ctx context.Context) ([]string, error) {
+	left, err := s.Leftovers()
+	if err != nil {
+		return nil, err
+	}
+	return s.RecoverSessions(ctx, left)
+}
+
+// Leftovers lists the sessions whose recordings are in the spool. Taken before this process
+// begins any recording, it is exactly what a previous process left.
+func (s *Store) Leftovers() ([]string, error) {
 	entries, err := os.ReadDir(s.cfg.SpoolDir)
 	if err != nil {
 		return nil, fmt.Errorf("storage: read spool: %w", err)
 	}
-	var done []string
+	var sessions []string
 	for _, e := range entries {
-		if !e.IsDir() || !sessionRE.MatchString(e.Name()) {
+		if e.IsDir() && sessionRE.MatchString(e.Name()) {
+			sessions = append(sessions, e.Name())
+		}
+	}
+	return sessions, nil
+}
+
+// RecoverSessions uploads the spooled recordings of sessions (from Leftovers) with interrupted
+// manifests. One that cannot be recovered does not stop the others; it stays in the spool.
+func (s *Store) RecoverSessions(ctx context.Context, sessions []string) ([]string, error) {
+	var done []string
+	var errs []error
+	for _, name := range sessions {
+		if err := s.recoverOne(ctx, filepath.Join(s.cfg.SpoolDir, name)); err != nil {
+			errs = append(errs, fmt.Errorf("storage: recover %s: %w", name, err))
 			continue
 		}
-		if err := s.recoverOne(ctx, filepath.Join(s.cfg.SpoolDir, e.Name())); err != nil {
-			return done, fmt.Errorf("storage: recover %s: %w", e.Name(), err)
-		}
-		done = append(done, e.Name())
+		done = append(done, name)
 	}
-	return done, nil
+	return done, errors.Join(errs...)
 }
 
 func (s *Store) recoverOne(ctx context.Context, dir string) error {
