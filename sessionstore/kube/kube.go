@@ -9,6 +9,7 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -98,11 +99,17 @@ func (s *Store) List(ctx context.Context) ([]v1alpha1.Session, error) {
 	return list.Items, nil
 }
 
+// claimBackoff gives racing claims room to settle: every refused racer also writes (it counts
+// the refusal), so with many replicas a claim may meet several conflicts in a row.
+func claimBackoff() wait.Backoff {
+	return wait.Backoff{Steps: 30, Duration: 5 * time.Millisecond, Factor: 1.5, Jitter: 0.5, Cap: 500 * time.Millisecond}
+}
+
 // Claim implements sessionstore.Store.
 func (s *Store) Claim(ctx context.Context, t ticket.Ticket, req sessionstore.ClaimRequest) (*v1alpha1.Session, bool, error) {
 	var decided sessionstore.Decision
 	var result *v1alpha1.Session
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+	err := retry.RetryOnConflict(claimBackoff(), func() error {
 		obj, err := s.Get(ctx, t.ID)
 		if err != nil {
 			return err
