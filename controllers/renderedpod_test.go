@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessionconnector/sessionconnector/test/testbin"
+
 	"github.com/sessionconnector/sessionconnector/test/logbuf"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -28,7 +30,6 @@ import (
 	"github.com/sessionconnector/sessionconnector/api/v1alpha1"
 	"github.com/sessionconnector/sessionconnector/secretserver/emulator"
 	"github.com/sessionconnector/sessionconnector/test/fakerdp"
-	"github.com/sessionconnector/sessionconnector/test/kubeenv"
 	"github.com/sessionconnector/sessionconnector/ticket"
 )
 
@@ -40,16 +41,7 @@ import (
 func TestRenderedPodRunsAWorkingProxy(t *testing.T) {
 	c := needEnv(t)
 	ctx := context.Background()
-	root, err := kubeenv.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(t.TempDir(), "sessionconnector")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/sessionconnector")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := testbin.Build(t)
 
 	target := fakerdp.StartTarget(t, fakerdp.TargetOptions{Password: "Pod-Target-Pass-1"})
 	seed, err := emulator.ParseSeed([]byte(fmt.Sprintf(`
@@ -70,7 +62,7 @@ secrets:
 	t.Cleanup(func() { _ = ss.Close() })
 
 	ns := newNamespace(t, c)
-	rdpPort, apiPort := freePort(t), freePort(t)
+	rdpPort, apiPort := testbin.FreePort(t), testbin.FreePort(t)
 	cluster := &v1alpha1.RDSCluster{}
 	cluster.Name, cluster.Namespace = "pod", ns
 	cluster.Spec = v1alpha1.RDSClusterSpec{
@@ -283,16 +275,6 @@ secrets:
 }
 
 func ptr[T any](v T) *T { return &v }
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
 
 func writeTestFile(t *testing.T, path string, data []byte) {
 	t.Helper()

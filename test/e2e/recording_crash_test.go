@@ -12,13 +12,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessionconnector/sessionconnector/test/testbin"
+
 	"github.com/minio/minio-go/v7"
 
 	"github.com/sessionconnector/sessionconnector/recorder/capture"
 	"github.com/sessionconnector/sessionconnector/recorder/storage"
 	"github.com/sessionconnector/sessionconnector/secretserver/emulator"
 	"github.com/sessionconnector/sessionconnector/test/fakerdp"
-	"github.com/sessionconnector/sessionconnector/test/kubeenv"
 	"github.com/sessionconnector/sessionconnector/test/logbuf"
 	"github.com/sessionconnector/sessionconnector/test/s3peer"
 	"github.com/sessionconnector/sessionconnector/ticket"
@@ -29,16 +30,7 @@ import (
 // the spool after the restart — under a manifest that says the recording was interrupted.
 func TestRecordingAfterProxyCrash(t *testing.T) {
 	requirePeers(t)
-	root, err := kubeenv.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(t.TempDir(), "sessionconnector")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/sessionconnector")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := testbin.Build(t)
 	s3 := s3peer.Start(t)
 	target := fakerdp.StartTarget(t, fakerdp.TargetOptions{Password: "Crash-Target-Pass-1"})
 	seed, err := emulator.ParseSeed([]byte(fmt.Sprintf(`
@@ -86,7 +78,7 @@ metadata: {name: rdp}
 spec: {clusterRef: crash, templates: [{name: Windows Account}]}
 `, target.CertSHA256(), "http://"+s3.Endpoint, s3.Bucket, ss.URL, indent(string(ss.CAPEM), "      "), s3.AccessKey, s3.SecretKey))
 	state := t.TempDir()
-	apiPort, rdpPort := freePort(t), freePort(t)
+	apiPort, rdpPort := testbin.FreePort(t), testbin.FreePort(t)
 	var logs logbuf.Buffer
 	start := func() *exec.Cmd {
 		cmd := exec.Command(bin, "standalone", "--config", config, "--state", state,
@@ -184,14 +176,4 @@ spec: {clusterRef: crash, templates: [{name: Windows Account}]}
 			t.Error("a password or key appears in the logs")
 		}
 	}
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
