@@ -57,7 +57,7 @@ deps: ## Install what the tests need (Debian packages, envtest binaries built fr
 .PHONY: test
 test: deps ## Run every test: unit, envtest, real FreeRDP, fuzz smoke, demo smoke (as CI does).
 	KUBEBUILDER_ASSETS=$$(hack/envtest/build.sh) SC_REQUIRE_PEERS=1 $(GO) test -race -count=1 -timeout 20m ./...
-	$(MAKE) fuzz FUZZTIME=3s
+	$(MAKE) fuzz FUZZTIME=20000x
 	DEMO_EXIT=1 hack/demo/run.sh
 
 .PHONY: test-unit
