@@ -3,6 +3,7 @@
 #   - Xvfb and the FreeRDP client (real-client tests), curl (demo);
 #   - freerdp2-shadow-x11, winpr-utils (NLA target, test/nlapeer);
 #   - xrdp, xorgxrdp, xterm, x11-xserver-utils, xdotool, imagemagick (xrdp target, test/xrdppeer);
+#   - ffmpeg (recorder export to WebM/MP4; ffprobe checks the video), chromium (browser player test);
 #   - kube-apiserver and etcd for envtest, built from Go modules (hack/envtest/build.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,6 +24,10 @@ command -v import >/dev/null || need+=(imagemagick)
 # FreeRDP shadow server with a SAM file: the NLA (CredSSP) target of test/nlapeer.
 command -v freerdp-shadow-cli >/dev/null || need+=(freerdp2-shadow-x11)
 command -v winpr-hash >/dev/null || need+=(winpr-utils)
+# Video export (sessionconnector recorder export) and its check with ffprobe.
+command -v ffmpeg >/dev/null || need+=(ffmpeg)
+# Headless browser for the recording player test (driven over the DevTools protocol).
+command -v chromium >/dev/null || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   echo "install-deps: installing ${need[*]}"
   sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
