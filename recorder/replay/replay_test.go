@@ -287,7 +287,9 @@ func TestFrames(t *testing.T) {
 	if _, err := Frames(ses.Next(), time.Second, func(Frame) error { return stop }); !errors.Is(err, stop) {
 		t.Errorf("emit error: %v", err)
 	}
-	broken := func() (capture.Record, error) { return capture.Record{}, &capture.ChunkError{Seq: 3, Err: errors.New("bad")} }
+	broken := func() (capture.Record, error) {
+		return capture.Record{}, &capture.ChunkError{Seq: 3, Err: errors.New("bad")}
+	}
 	var ce *capture.ChunkError
 	if _, err := Frames(broken, time.Second, func(Frame) error { return nil }); !errors.As(err, &ce) || ce.Seq != 3 {
 		t.Errorf("source error: %v", err)
