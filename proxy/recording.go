@@ -40,6 +40,10 @@ const (
 	recordingFlushInterval = 2 * time.Second
 	// tapQueue is how many PDUs may wait for the recorder before the relay notices.
 	tapQueue = 4096
+	// dropRunGap joins drops less than this apart into one run of the manifest's dropped list.
+	dropRunGap = time.Second
+	// maxDropRuns bounds that list; later drops extend the last run.
+	maxDropRuns = 1024
 )
 
 // recorders keeps one storage.Store per recording destination of a cluster.
@@ -127,6 +131,7 @@ type tap struct {
 	queue   chan capture.Record
 	done    chan struct{}
 	dropped atomic.Int64
+	drops   dropLog
 	err     atomic.Value // error
 
 	keys    *keylog.Writer // nil without keystroke recording
@@ -183,8 +188,34 @@ func (t *tap) add(dir capture.Direction, kind tpkt.Kind, b []byte) bool {
 		return true
 	default:
 		t.dropped.Add(1)
+		t.drops.note(time.Now(), len(b))
 		return false
 	}
+}
+
+// dropLog keeps the runs of PDUs a best-effort tap dropped, for the manifest.
+type dropLog struct {
+	mu   sync.Mutex
+	runs []capture.Dropped
+}
+
+func (d *dropLog) note(at time.Time, size int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if n := len(d.runs); n > 0 && (at.Sub(d.runs[n-1].To) < dropRunGap || n == maxDropRuns) {
+		last := &d.runs[n-1]
+		last.To = at
+		last.Records++
+		last.Bytes += int64(size)
+		return
+	}
+	d.runs = append(d.runs, capture.Dropped{From: at, To: at, Records: 1, Bytes: int64(size)})
+}
+
+func (d *dropLog) list() []capture.Dropped {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return append([]capture.Dropped(nil), d.runs...)
 }
 
 func (t *tap) run() {
@@ -236,6 +267,7 @@ func (t *tap) finish(ctx context.Context, rs *v1alpha1.RecordingStorageSpec, ses
 			}
 		}
 	}
+	t.rec.SetDropped(t.drops.list())
 	m, err := t.rec.Close(ctx)
 	if err != nil {
 		return ref, err
@@ -245,8 +277,9 @@ func (t *tap) finish(ctx context.Context, rs *v1alpha1.RecordingStorageSpec, ses
 		return ref, err
 	}
 	sum := sha256.Sum256(b)
-	// BestEffort: PDUs that did not fit the queue are missing, so the recording is not complete.
-	ref.SHA256, ref.Complete = hex.EncodeToString(sum[:]), m.Complete && t.dropped.Load() == 0
+	// BestEffort: PDUs that did not fit the queue are missing (the manifest lists them), so
+	// the recording is not complete.
+	ref.SHA256, ref.Complete = hex.EncodeToString(sum[:]), m.Lossless()
 	return ref, t.failed()
 }
 

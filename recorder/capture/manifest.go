@@ -43,15 +43,32 @@ type Gap struct {
 	Reason  string `json:"reason"`
 }
 
+// Dropped is a run of PDUs a best-effort recording left out because storage could not keep up
+// with the session: from the first to the last PDU dropped, how many and their size.
+type Dropped struct {
+	From    time.Time `json:"from"`
+	To      time.Time `json:"to"`
+	Records int64     `json:"records"`
+	Bytes   int64     `json:"bytes"`
+}
+
 // Manifest ends a recording: what it is of, its chunks, and whether it ended normally.
 type Manifest struct {
 	Version int `json:"version"`
 	Meta
-	End      time.Time       `json:"end"`
+	End time.Time `json:"end"`
+	// Complete is true when the recording ended normally (false: the recorder was
+	// interrupted, and the chunks end where its last flush did).
 	Complete bool            `json:"complete"`
 	Chunks   []ManifestChunk `json:"chunks"`
 	Gaps     []Gap           `json:"gaps,omitempty"`
+	// Dropped lists the PDUs a best-effort recording left out.
+	Dropped []Dropped `json:"dropped,omitempty"`
 }
+
+// Lossless reports whether the recording holds the whole session: it ended normally, and no
+// chunk and no PDU is missing.
+func (m *Manifest) Lossless() bool { return m.Complete && len(m.Gaps) == 0 && len(m.Dropped) == 0 }
 
 // ManifestChunkOf describes info for a manifest, stored under key.
 func ManifestChunkOf(info ChunkInfo, key string) ManifestChunk {

@@ -87,6 +87,7 @@ type Recording struct {
 	done     chan struct{}
 	mu       sync.Mutex
 	uploaded int
+	dropped  []capture.Dropped
 }
 
 // Begin starts the recording of a session. ctx bounds its uploads: cancelling it abandons
@@ -201,6 +202,14 @@ func (r *Recording) PutKeystrokes(ctx context.Context, log []byte) error {
 	return r.s.putRetry(ctx, path.Join(r.s.cfg.Prefix, r.meta.Session, KeystrokesName), log)
 }
 
+// SetDropped records in the manifest the PDUs a best-effort recorder left out; call it before
+// Close.
+func (r *Recording) SetDropped(d []capture.Dropped) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.dropped = append([]capture.Dropped(nil), d...)
+}
+
 // Close ends the recording: it flushes the last chunk, waits (up to ctx) until every chunk is
 // uploaded, uploads a complete manifest and clears the spool. On error the recording stays
 // spooled for Recover.
@@ -219,8 +228,11 @@ func (r *Recording) Close(ctx context.Context) (*capture.Manifest, error) {
 	if n, want := r.uploadedCount(), len(r.w.Chunks()); n != want {
 		return nil, fmt.Errorf("storage: %d of %d chunks uploaded", n, want)
 	}
+	r.mu.Lock()
+	dropped := r.dropped
+	r.mu.Unlock()
 	m := &capture.Manifest{Version: capture.ManifestVersion, Meta: r.meta, End: r.meta.Start, Complete: true,
-		Chunks: []capture.ManifestChunk{}}
+		Chunks: []capture.ManifestChunk{}, Dropped: dropped}
 	for _, c := range r.w.Chunks() {
 		m.Chunks = append(m.Chunks, capture.ManifestChunkOf(c, ChunkKey(r.s.cfg.Prefix, r.meta.Session, c.Seq)))
 		m.End = c.Last

@@ -62,18 +62,21 @@ func TestUploadAndVerify(t *testing.T) {
 		t.Fatal(err)
 	}
 	writeChunks(t, r, 5, 20)
+	// A best-effort recorder that could not keep up says what it left out.
+	dropped := []capture.Dropped{{From: time.Now().UTC(), To: time.Now().UTC(), Records: 7, Bytes: 700}}
+	r.SetDropped(dropped)
 	m, err := r.Close(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !m.Complete || len(m.Chunks) != 5 {
-		t.Fatalf("manifest: complete=%v chunks=%d", m.Complete, len(m.Chunks))
+	if !m.Complete || len(m.Chunks) != 5 || m.Lossless() {
+		t.Fatalf("manifest: complete=%v chunks=%d lossless=%v", m.Complete, len(m.Chunks), m.Lossless())
 	}
 	rep, err := Verify(ctx, c, p.Bucket, "rec", "sess-1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.Chunks != 5 || rep.Records != 100 || !rep.Manifest.Complete {
+	if rep.Chunks != 5 || rep.Records != 100 || !rep.Manifest.Complete || len(rep.Manifest.Dropped) != 1 || rep.Manifest.Dropped[0].Records != 7 {
 		t.Fatalf("report %+v", rep)
 	}
 	if _, err := os.Stat(filepath.Join(s.cfg.SpoolDir, "sess-1")); !os.IsNotExist(err) {
