@@ -28,3 +28,10 @@ type Catalog interface {
 type RecordingAccount interface {
 	RecordingCredentials(ctx context.Context, cluster *v1alpha1.RDSCluster) (accessKeyID, secretAccessKey string, err error)
 }
+
+// ClusterLister is implemented by catalogs that can list their RDSClusters (standalone mode's
+// manifests); a proxy that serves every cluster uses it to recover their spooled recordings at
+// start.
+type ClusterLister interface {
+	ClusterNames(ctx context.Context) ([]string, error)
+}

@@ -117,6 +117,7 @@ type Server struct {
 
 	rec        *recorders
 	stopRec    context.CancelFunc
+	recovery   sync.Once
 	handshakes chan struct{} // semaphore
 	sessions   atomic.Int64
 	nextID     atomic.Uint64
@@ -167,6 +168,7 @@ func (s *Server) Serve(ln net.Listener) error {
 	}
 	s.listeners[ln] = struct{}{}
 	s.mu.Unlock()
+	s.recovery.Do(func() { go s.recoverRecordings(s.rec.ctx) })
 	var backoff time.Duration
 	for {
 		conn, err := ln.Accept()

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -106,6 +107,59 @@ func (r *recorders) storeFor(ctx context.Context, cat catalog.Catalog, cluster *
 	}
 	r.stores[key] = s
 	return s, nil
+}
+
+// recoverRecordings uploads, at start, what a previous process left in the spool for the
+// clusters this proxy serves (its one cluster, or every cluster a listing catalog has), rather
+// than waiting for their next recorded session. Spool folders that belong to no current
+// storage configuration (credentials or bucket changed since) are named in a warning: they are
+// kept for an operator to upload.
+func (s *Server) recoverRecordings(ctx context.Context) {
+	if s.rec.spool == "" {
+		return
+	}
+	names := []string{s.cfg.Cluster}
+	if s.cfg.Cluster == "" {
+		lister, ok := s.cfg.Catalog.(catalog.ClusterLister)
+		if !ok {
+			return
+		}
+		var err error
+		if names, err = lister.ClusterNames(ctx); err != nil {
+			s.rec.log.Error(err, "could not list the clusters whose spooled recordings to recover")
+			return
+		}
+	}
+	for _, name := range names {
+		cluster, err := s.cfg.Catalog.Cluster(ctx, name)
+		if err != nil {
+			s.rec.log.Error(err, "could not read the cluster whose spooled recordings to recover", "cluster", name)
+			continue
+		}
+		if cluster.Spec.RecordingStorage == nil {
+			continue
+		}
+		if _, err := s.rec.storeFor(ctx, s.cfg.Catalog, cluster); err != nil {
+			s.rec.log.Error(err, "could not open the recording storage to recover spooled recordings", "cluster", name)
+		}
+	}
+	s.rec.warnOrphans()
+}
+
+// warnOrphans names the spool folders no Store of this process uses.
+func (r *recorders) warnOrphans() {
+	entries, err := os.ReadDir(r.spool)
+	if err != nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, e := range entries {
+		if _, ok := r.stores[e.Name()]; e.IsDir() && !ok {
+			r.log.Info("spooled recordings of a storage configuration no cluster of this proxy uses now (changed credentials, bucket or endpoint?); upload them with the previous settings or remove them",
+				"folder", filepath.Join(r.spool, e.Name()))
+		}
+	}
 }
 
 func s3Client(rs *v1alpha1.RecordingStorageSpec, access, secret string) (*minio.Client, error) {

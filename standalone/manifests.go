@@ -8,9 +8,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -203,6 +205,11 @@ func (m *Manifests) Cluster(_ context.Context, name string) (*v1alpha1.RDSCluste
 		return nil, fmt.Errorf("RDSCluster %q: %w", name, catalog.ErrNotFound)
 	}
 	return c.DeepCopy(), nil
+}
+
+// ClusterNames implements catalog.ClusterLister.
+func (m *Manifests) ClusterNames(context.Context) ([]string, error) {
+	return slices.Sorted(maps.Keys(m.Clusters)), nil
 }
 
 // ApplicationAccount implements catalog.Catalog: the cluster's application account from its Secret.
