@@ -26,9 +26,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sessionconnector/sessionconnector/catalog"
+	"github.com/sessionconnector/sessionconnector/recorder/storage"
 	"github.com/sessionconnector/sessionconnector/secretserver"
 	"github.com/sessionconnector/sessionconnector/sessionstore"
 )
+
+// DefaultSpoolLimit is the default Config.SpoolLimit: 2 GiB (see docs/performance.md for the
+// bytes an hour of session takes).
+const DefaultSpoolLimit = 2 << 30
 
 // Config of a proxy Server.
 type Config struct {
@@ -45,6 +50,10 @@ type Config struct {
 	// SpoolDir holds recordings until S3 has them; sessions of clusters with recordingStorage
 	// cannot be recorded without it.
 	SpoolDir string
+	// SpoolLimit bounds the bytes of recordings waiting in the spool for S3 (while S3 is
+	// away); past it recordings fail as when storage fails (recordingPolicy decides). Default
+	// DefaultSpoolLimit; negative means no limit.
+	SpoolLimit int64
 
 	// CertFile and KeyFile are the certificate presented to RDP clients (reloaded on change).
 	CertFile, KeyFile string
@@ -92,6 +101,9 @@ func (c *Config) checkAndSetDefaults() error {
 	}
 	if c.MaxHandshakes <= 0 {
 		c.MaxHandshakes = 64
+	}
+	if c.SpoolLimit == 0 {
+		c.SpoolLimit = DefaultSpoolLimit
 	}
 	if c.MaxSessions <= 0 {
 		c.MaxSessions = 200
@@ -146,7 +158,8 @@ func New(cfg Config) (*Server, error) {
 	recCtx, stopRec := context.WithCancel(context.Background())
 	return &Server{
 		cfg: cfg, cert: cert, metrics: m,
-		rec:        &recorders{spool: cfg.SpoolDir, log: cfg.Logger.WithName("recorder"), ctx: recCtx},
+		rec: &recorders{spool: cfg.SpoolDir, log: cfg.Logger.WithName("recorder"), ctx: recCtx,
+			budget: storage.NewBudget(cfg.SpoolLimit)},
 		stopRec:    stopRec,
 		handshakes: make(chan struct{}, cfg.MaxHandshakes),
 		listeners:  map[net.Listener]struct{}{},

@@ -49,9 +49,10 @@ const (
 
 // recorders keeps one storage.Store per recording destination of a cluster.
 type recorders struct {
-	spool string
-	log   logr.Logger
-	ctx   context.Context // uploads outlive connections; cancelled when the proxy stops
+	spool  string
+	budget *storage.Budget // shared by every Store
+	log    logr.Logger
+	ctx    context.Context // uploads outlive connections; cancelled when the proxy stops
 
 	mu     sync.Mutex
 	stores map[string]*storage.Store
@@ -84,7 +85,7 @@ func (r *recorders) storeFor(ctx context.Context, cat catalog.Catalog, cluster *
 		return nil, err
 	}
 	s, err := storage.New(storage.Config{Client: client, Bucket: rs.Bucket, Prefix: rs.Prefix,
-		SpoolDir: filepath.Join(r.spool, key), Log: r.log})
+		SpoolDir: filepath.Join(r.spool, key), Budget: r.budget, Log: r.log})
 	if err != nil {
 		return nil, err
 	}

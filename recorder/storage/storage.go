@@ -51,7 +51,75 @@ type Config struct {
 	SpoolDir string
 	// MinBackoff and MaxBackoff bound the wait between upload attempts (defaults 200ms, 10s).
 	MinBackoff, MaxBackoff time.Duration
-	Log                    logr.Logger
+	// Budget, when set, bounds the bytes of chunks waiting in the spool (shared by every Store
+	// of a process): a recording that would pass it fails with ErrSpoolFull, and no recording
+	// begins while it is spent.
+	Budget *Budget
+	Log    logr.Logger
+}
+
+// ErrSpoolFull is returned when the spool budget is spent: S3 has been away too long.
+var ErrSpoolFull = errors.New("storage: spool full")
+
+// Budget is a byte limit shared by the Stores of a process. Its methods are safe for
+// concurrent use.
+type Budget struct {
+	limit int64
+	mu    sync.Mutex
+	used  int64
+	// spent is set when a chunk did not fit, and cleared once the spool has drained below
+	// 90 % of the limit, so that new recordings do not start only to fail at once.
+	spent bool
+}
+
+// NewBudget returns a Budget of limit bytes; limit <= 0 means no limit.
+func NewBudget(limit int64) *Budget { return &Budget{limit: limit} }
+
+// Used returns the bytes in use.
+func (b *Budget) Used() int64 {
+	if b == nil {
+		return 0
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.used
+}
+
+// take reserves n bytes; force reserves them even past the limit (chunks already spooled).
+func (b *Budget) take(n int64, force bool) error {
+	if b == nil {
+		return nil
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !force && b.limit > 0 && b.used+n > b.limit {
+		b.spent = true
+		return fmt.Errorf("%w: %d of %d bytes waiting for S3, a chunk of %d more does not fit", ErrSpoolFull, b.used, b.limit, n)
+	}
+	b.used += n
+	return nil
+}
+
+func (b *Budget) release(n int64) {
+	if b == nil {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.used = max(0, b.used-n)
+	if b.used <= b.limit/10*9 {
+		b.spent = false
+	}
+}
+
+// full reports whether no recording should begin.
+func (b *Budget) full() bool {
+	if b == nil || b.limit <= 0 {
+		return false
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.spent || b.used >= b.limit
 }
 
 // Store writes recordings.
@@ -70,6 +138,13 @@ func New(cfg Config) (*Store, error) {
 	}
 	if err := os.MkdirAll(cfg.SpoolDir, 0o700); err != nil {
 		return nil, fmt.Errorf("storage: spool folder: %w", err)
+	}
+	// Chunks a previous process left count against the budget until uploaded.
+	left, _ := filepath.Glob(filepath.Join(cfg.SpoolDir, "*", "chunk-*.zst"))
+	for _, f := range left {
+		if fi, err := os.Stat(f); err == nil {
+			_ = cfg.Budget.take(fi.Size(), true)
+		}
 	}
 	return &Store{cfg: cfg}, nil
 }
@@ -95,6 +170,9 @@ type Recording struct {
 func (s *Store) Begin(ctx context.Context, meta capture.Meta) (*Recording, error) {
 	if !sessionRE.MatchString(meta.Session) {
 		return nil, fmt.Errorf("storage: invalid session id %q", meta.Session)
+	}
+	if s.cfg.Budget.full() {
+		return nil, fmt.Errorf("%w: %d bytes wait for S3", ErrSpoolFull, s.cfg.Budget.Used())
 	}
 	dir := filepath.Join(s.cfg.SpoolDir, meta.Session)
 	if err := os.Mkdir(dir, 0o700); err != nil {
@@ -126,7 +204,11 @@ func (r *Recording) Flush() error { return r.w.Flush() }
 
 // WriteChunk implements capture.Sink: spool the chunk durably, journal it, queue its upload.
 func (r *Recording) WriteChunk(c capture.Chunk) error {
+	if err := r.s.cfg.Budget.take(int64(len(c.Data)), false); err != nil {
+		return err
+	}
 	if err := writeFileSync(filepath.Join(r.dir, chunkFile(c.Info.Seq)), c.Data); err != nil {
+		r.s.cfg.Budget.release(int64(len(c.Data)))
 		return err
 	}
 	line, err := json.Marshal(capture.ManifestChunkOf(c.Info, ChunkKey(r.s.cfg.Prefix, r.meta.Session, c.Info.Seq)))
@@ -172,6 +254,7 @@ func (s *Store) uploadSpooled(ctx context.Context, dir, session string, seq uint
 	if err := os.Remove(file); err != nil {
 		return fmt.Errorf("storage: unspool chunk %d: %w", seq, err)
 	}
+	s.cfg.Budget.release(int64(len(data)))
 	return nil
 }
 
@@ -337,6 +420,7 @@ func (s *Store) recoverOne(ctx context.Context, dir string) error {
 		if err != nil || filepath.Base(f) != chunkFile(info.Seq) {
 			s.cfg.Log.Info("dropping damaged spooled chunk", "session", meta.Session, "file", filepath.Base(f))
 			_ = os.Remove(f)
+			s.cfg.Budget.release(int64(len(data)))
 			continue
 		}
 		chunks[info.Seq] = capture.ManifestChunkOf(info, ChunkKey(s.cfg.Prefix, meta.Session, info.Seq))

@@ -170,3 +170,71 @@ func TestCrashThenRecover(t *testing.T) {
 		t.Fatalf("spool not empty: %d entries", len(entries))
 	}
 }
+
+// While S3 is away, the spool budget bounds what waits: past it, writing fails with
+// ErrSpoolFull and no recording begins; once S3 is back and the spool drains, recording
+// resumes. Chunks a previous process left count against the budget.
+func TestSpoolBudget(t *testing.T) {
+	p := s3peer.Start(t)
+	spool := t.TempDir()
+	budget := NewBudget(64 << 10)
+	c := p.Client(t)
+	s, err := New(Config{Client: c, Bucket: p.Bucket, Prefix: "rec", SpoolDir: spool, Budget: budget,
+		MinBackoff: 50 * time.Millisecond, MaxBackoff: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	p.Stop()
+	r, err := s.Begin(ctx, meta("full-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	var werr error
+	for i := 0; i < 200 && werr == nil; i++ {
+		pdu := make([]byte, 4096)
+		for j := range pdu {
+			pdu[j] = byte(rng.Uint32()) // incompressible
+		}
+		if werr = r.Write(capture.Record{Time: time.Now(), Direction: capture.TargetToClient, Kind: capture.KindTPKT, PDU: pdu}); werr == nil {
+			werr = r.Flush()
+		}
+	}
+	if !errors.Is(werr, ErrSpoolFull) {
+		t.Fatalf("writing past the budget: %v", werr)
+	}
+	if used := budget.Used(); used > 64<<10 || used == 0 {
+		t.Fatalf("budget used %d", used)
+	}
+	if _, err := s.Begin(ctx, meta("full-2")); !errors.Is(err, ErrSpoolFull) {
+		t.Fatalf("a recording began while the spool is full: %v", err)
+	}
+
+	// A new process over the same spool counts what is there.
+	other := NewBudget(64 << 10)
+	if _, err := New(Config{Client: c, Bucket: p.Bucket, Prefix: "rec", SpoolDir: spool, Budget: other}); err != nil {
+		t.Fatal(err)
+	}
+	if other.Used() != budget.Used() {
+		t.Fatalf("a new process counts %d spooled bytes, the writer %d", other.Used(), budget.Used())
+	}
+
+	p.Restart()
+	deadline := time.Now().Add(30 * time.Second)
+	for budget.Used() > 0 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if budget.Used() != 0 {
+		t.Fatalf("the spool did not drain once S3 was back: %d bytes", budget.Used())
+	}
+	r2, err := s.Begin(ctx, meta("after-1"))
+	if err != nil {
+		t.Fatalf("recording after the spool drained: %v", err)
+	}
+	writeChunks(t, r2, 2, 5)
+	if _, err := r2.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
