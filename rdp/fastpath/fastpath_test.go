@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/sessionconnector/sessionconnector/test/captures"
 )
 
 func TestGoldenFastPathOutput(t *testing.T) {
@@ -21,7 +23,7 @@ func TestGoldenFastPathOutput(t *testing.T) {
 		// FreeRDP's shadow server answers a RemoteFX-capable client with surface commands.
 		"freerdp-shadow-nla": {"SurfCmds": "0 of 1 compressed-field, 0 compressed"},
 	}
-	for _, name := range captureNames {
+	for _, name := range captures.Names {
 		t.Run(name, func(t *testing.T) {
 			type tally struct{ n, field, compressed int }
 			seen := map[string]*tally{}
@@ -66,7 +68,7 @@ func TestGoldenFastPathOutput(t *testing.T) {
 }
 
 func TestGoldenFastPathInputHeaders(t *testing.T) {
-	for _, name := range captureNames {
+	for _, name := range captures.Names {
 		pdus := readGolden(t, name+".c2s.fastpath.bin")
 		if len(pdus) == 0 {
 			t.Fatalf("%s: no fast-path input", name)

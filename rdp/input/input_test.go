@@ -10,6 +10,7 @@ import (
 
 	"github.com/sessionconnector/sessionconnector/rdp/fastpath"
 	"github.com/sessionconnector/sessionconnector/rdp/pdu"
+	"github.com/sessionconnector/sessionconnector/test/captures"
 )
 
 // keyLog renders keyboard events as "+12 -12" (press, release; hex scancodes, E for extended).
@@ -73,7 +74,7 @@ func TestGoldenFastPathInput(t *testing.T) {
 		"freerdp-rdpfile-routing-token": focus + " " + focus,
 		"freerdp-shadow-nla":            focus + " " + focus,
 	}
-	for _, name := range captureNames {
+	for _, name := range captures.Names {
 		t.Run(name, func(t *testing.T) {
 			events := decodeAll(t, name)
 			if got := keyLog(events); got != tests[name] {

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/sessionconnector/sessionconnector/test/captures"
 )
 
 func capNames(cs CapabilitySets) string {
@@ -29,7 +31,7 @@ func TestGoldenDemandActive(t *testing.T) {
 		"freerdp-shadow-nla": {source: "RDP\x00",
 			caps: "General Bitmap Order Pointer Input VirtualChannel Share Font MultifragmentUpdate LargePointer CompDesk SurfaceCommands BitmapCodecs FrameAcknowledge"},
 	}
-	for _, name := range captureNames {
+	for _, name := range captures.Names {
 		t.Run(name, func(t *testing.T) {
 			in := readGolden(t, name+".demandactive.bin")
 			d, err := ParseDemandActive(in)
@@ -77,7 +79,7 @@ func TestGoldenDemandActive(t *testing.T) {
 }
 
 func TestGoldenConfirmActive(t *testing.T) {
-	for _, name := range captureNames {
+	for _, name := range captures.Names {
 		t.Run(name, func(t *testing.T) {
 			in := readGolden(t, name+".confirmactive.bin")
 			c, err := ParseConfirmActive(in)
@@ -313,7 +315,7 @@ func TestParseDemandActiveCases(t *testing.T) {
 }
 
 func TestActiveEveryPrefix(t *testing.T) {
-	for _, name := range captureNames {
+	for _, name := range captures.Names {
 		for _, kind := range []string{"demandactive", "confirmactive"} {
 			in := readGolden(t, name+"."+kind+".bin")
 			for n := range len(in) {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/sessionconnector/sessionconnector/test/captures"
 )
 
 // describe names every PDU of one I/O channel PDU list for the log and the order checks.
@@ -75,7 +77,7 @@ func TestCaptureSessions(t *testing.T) {
 			s2cPrefix:  []string{"Demand Active", "Data/Synchronize", "Data/Control(4)", "Data/Control(2)", "Data/Font Map"},
 		},
 	}
-	for _, name := range captureNames {
+	for _, name := range captures.Names {
 		t.Run(name, func(t *testing.T) {
 			s := loadSession(t, name)
 			w := wants[name]

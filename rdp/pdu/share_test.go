@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"errors"
 	"testing"
+
+	"github.com/sessionconnector/sessionconnector/test/captures"
 )
 
 // TestCaptureSharePDUsRoundTrip re-marshals every share PDU of the captures' I/O channels.
 func TestCaptureSharePDUsRoundTrip(t *testing.T) {
-	for _, name := range captureNames {
+	for _, name := range captures.Names {
 		s := loadSession(t, name)
 		for _, list := range [][][]byte{s.c2sShare, s.s2cShare} {
 			for i, b := range list {
@@ -171,7 +173,7 @@ func TestDataPayloads(t *testing.T) {
 }
 
 func TestLicensePDUs(t *testing.T) {
-	for _, name := range captureNames {
+	for _, name := range captures.Names {
 		s := loadSession(t, name)
 		for _, b := range append(append([][]byte(nil), s.c2sLicense...), s.s2cLicense...) {
 			l, err := ParseLicensePDU(b)
