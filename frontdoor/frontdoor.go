@@ -21,6 +21,7 @@ import (
 	"github.com/sessionconnector/sessionconnector/catalog"
 	"github.com/sessionconnector/sessionconnector/launch"
 	"github.com/sessionconnector/sessionconnector/proxy"
+	"github.com/sessionconnector/sessionconnector/recorder/player"
 	"github.com/sessionconnector/sessionconnector/secretserver"
 	"github.com/sessionconnector/sessionconnector/sessionstore"
 )
@@ -45,6 +46,12 @@ type Config struct {
 	RDPAddress string
 	// SpoolDir holds recordings until S3 has them.
 	SpoolDir string
+	// PlayerDir holds the recording player's player.wasm and wasm_exec.js (recorder/player);
+	// "" serves /recordings/ pages that say the player is not installed.
+	PlayerDir string
+	// RecordingURLLifetime is how long the presigned URLs of a recording listing work;
+	// launch.DefaultRecordingURLLifetime when zero.
+	RecordingURLLifetime time.Duration
 
 	// Proxy limits; zero values take the proxy's defaults.
 	HandshakeTimeout, IdleTimeout time.Duration
@@ -118,16 +125,22 @@ func Start(cfg Config) (srv *Server, err error) {
 			rdpAddress = s.RDPAddr
 		}
 	}
+	page, err := player.New(player.Config{Dir: cfg.PlayerDir, Logger: log.WithName("player")})
+	if err != nil {
+		return nil, err
+	}
 	handler, err := launch.New(launch.Config{
 		Catalog: cfg.Catalog,
 		Store:   cfg.Store,
 		SecretServer: func(_ context.Context, c *v1alpha1.RDSCluster) (*secretserver.Client, error) {
 			return clients.Client(c.Spec.SecretServer.URL, []byte(c.Spec.SecretServer.CABundle))
 		},
-		DefaultAddress: rdpAddress,
-		Now:            cfg.Now,
-		Logger:         log.WithName("launch"),
-		Registerer:     registry,
+		DefaultAddress:       rdpAddress,
+		Now:                  cfg.Now,
+		Logger:               log.WithName("launch"),
+		Registerer:           registry,
+		Player:               page,
+		RecordingURLLifetime: cfg.RecordingURLLifetime,
 	})
 	if err != nil {
 		return nil, err
@@ -153,7 +166,7 @@ func Start(cfg Config) (srv *Server, err error) {
 	if s.Proxy != nil {
 		go func() { s.done <- s.Proxy.Serve(rdpLn) }()
 	}
-	log.Info("front door started", "launchAPI", s.APIURL, "rdpListen", s.RDPAddr, "rdpAddress", rdpAddress)
+	log.Info("front door started", "launchAPI", s.APIURL, "rdpListen", s.RDPAddr, "rdpAddress", rdpAddress, "playerDir", cfg.PlayerDir)
 	return s, nil
 }
 

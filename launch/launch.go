@@ -55,6 +55,12 @@ type Config struct {
 	Ready func(ctx context.Context) error
 	// RequestTimeout bounds one launch, Secret Server calls included; 30 s when zero.
 	RequestTimeout time.Duration
+	// Player serves the recording player's page (GET /recordings/{session}) and its files
+	// (GET /player/{file}); see recorder/player. Those routes answer 404 when nil.
+	Player http.Handler
+	// RecordingURLLifetime is how long the presigned URLs of GET /api/v1/recordings/{session}
+	// work; DefaultRecordingURLLifetime when zero.
+	RecordingURLLifetime time.Duration
 }
 
 // Handler serves the launch API, /healthz and /readyz. Mount /metrics beside it.
@@ -110,6 +116,9 @@ func New(cfg Config) (*Handler, error) {
 	})
 	h.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
 	h.mux.HandleFunc("GET /readyz", h.serveReady)
+	if err := h.registerRecordings(); err != nil {
+		return nil, err
+	}
 	return h, nil
 }
 

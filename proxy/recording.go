@@ -4,12 +4,9 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"sync"
@@ -22,12 +19,9 @@ import (
 	"github.com/sessionconnector/sessionconnector/recorder/keylog"
 
 	"github.com/go-logr/logr"
-	"github.com/minio/minio-go/v7"
-	miniocreds "github.com/minio/minio-go/v7/pkg/credentials"
 
 	"github.com/sessionconnector/sessionconnector/api/v1alpha1"
 	"github.com/sessionconnector/sessionconnector/catalog"
-	"github.com/sessionconnector/sessionconnector/pki"
 	"github.com/sessionconnector/sessionconnector/rdp/tpkt"
 	"github.com/sessionconnector/sessionconnector/recorder/capture"
 	"github.com/sessionconnector/sessionconnector/recorder/storage"
@@ -80,7 +74,8 @@ func (r *recorders) storeFor(ctx context.Context, cat catalog.Catalog, cluster *
 	if s, ok := r.stores[key]; ok {
 		return s, nil
 	}
-	client, err := s3Client(rs, access, secret)
+	client, err := storage.NewClient(storage.Endpoint{URL: rs.Endpoint, Region: rs.Region, CABundle: rs.CABundle,
+		AccessKeyID: access, SecretAccessKey: secret})
 	if err != nil {
 		return nil, err
 	}
@@ -161,22 +156,6 @@ func (r *recorders) warnOrphans() {
 				"folder", filepath.Join(r.spool, e.Name()))
 		}
 	}
-}
-
-func s3Client(rs *v1alpha1.RecordingStorageSpec, access, secret string) (*minio.Client, error) {
-	u, err := url.Parse(rs.Endpoint)
-	if err != nil || u.Host == "" {
-		return nil, fmt.Errorf("recordingStorage.endpoint %q is not a URL", rs.Endpoint)
-	}
-	opts := &minio.Options{Creds: miniocreds.NewStaticV4(access, secret, ""), Secure: u.Scheme == "https", Region: rs.Region}
-	if rs.CABundle != "" {
-		pool, err := pki.CertPool([]byte(rs.CABundle))
-		if err != nil {
-			return nil, fmt.Errorf("recordingStorage.caBundle: %w", err)
-		}
-		opts.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
-	}
-	return minio.New(u.Host, opts)
 }
 
 // tap takes copies of the relayed PDUs to the recording without ever blocking the relay, and

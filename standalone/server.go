@@ -34,8 +34,14 @@ type Options struct {
 	IdleTimeout time.Duration
 	// TLSCertFile and TLSKeyFile serve the launch API; a self-signed pair in StateDir/tls when empty.
 	TLSCertFile, TLSKeyFile string
-	Logger                  logr.Logger
-	Now                     func() time.Time
+	// PlayerDir holds the recording player (player.wasm, wasm_exec.js: `make player`); ""
+	// serves /recordings/ pages that say the player is not installed.
+	PlayerDir string
+	// RecordingURLLifetime is how long the presigned URLs of a recording listing work; 5 min
+	// when zero.
+	RecordingURLLifetime time.Duration
+	Logger               logr.Logger
+	Now                  func() time.Time
 }
 
 // Server is a running standalone instance.
@@ -75,7 +81,8 @@ func Start(opts Options) (srv *Server, err error) {
 		Name: "standalone", Store: store, Catalog: manifests,
 		CertFile: certFile, KeyFile: keyFile,
 		APIListen: opts.APIListen, RDPListen: opts.RDPListen, RDPAddress: opts.RDPAddress,
-		SpoolDir:    filepath.Join(opts.StateDir, "spool"),
+		SpoolDir:  filepath.Join(opts.StateDir, "spool"),
+		PlayerDir: opts.PlayerDir, RecordingURLLifetime: opts.RecordingURLLifetime,
 		IdleTimeout: opts.IdleTimeout, ShutdownGrace: opts.ShutdownGrace,
 		Now: opts.Now, Logger: opts.Logger,
 	})

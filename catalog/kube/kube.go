@@ -22,7 +22,10 @@ type Catalog struct {
 	Namespace string
 }
 
-var _ catalog.Catalog = (*Catalog)(nil)
+var (
+	_ catalog.Catalog       = (*Catalog)(nil)
+	_ catalog.ClusterLister = (*Catalog)(nil)
+)
 
 func (c *Catalog) get(ctx context.Context, name string, obj client.Object, kind string) error {
 	if err := c.Client.Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: name}, obj); err != nil {
@@ -50,6 +53,19 @@ func (c *Catalog) Cluster(ctx context.Context, name string) (*v1alpha1.RDSCluste
 		return nil, err
 	}
 	return &r, nil
+}
+
+// ClusterNames implements catalog.ClusterLister: the RDSClusters of the namespace.
+func (c *Catalog) ClusterNames(ctx context.Context) ([]string, error) {
+	var list v1alpha1.RDSClusterList
+	if err := c.Client.List(ctx, &list, client.InNamespace(c.Namespace)); err != nil {
+		return nil, fmt.Errorf("list RDSClusters in %s: %w", c.Namespace, err)
+	}
+	names := make([]string, 0, len(list.Items))
+	for _, cl := range list.Items {
+		names = append(names, cl.Name)
+	}
+	return names, nil
 }
 
 // ApplicationAccount implements catalog.Catalog.

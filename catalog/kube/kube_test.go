@@ -48,6 +48,9 @@ func TestCatalogReadsTheNamespace(t *testing.T) {
 	if err != nil || got.Spec.SecretServer.URL != "https://vault.example.com" {
 		t.Fatalf("cluster %+v, %v", got, err)
 	}
+	if names, err := cat.ClusterNames(ctx); err != nil || len(names) != 1 || names[0] != "front" {
+		t.Fatalf("cluster names %v, %v", names, err)
+	}
 	if l, err := cat.Launcher(ctx, "rdp"); err != nil || l.Spec.ClusterRef != "front" {
 		t.Fatalf("launcher %+v, %v", l, err)
 	}

@@ -17,6 +17,8 @@ import (
 	"github.com/sessionconnector/sessionconnector/controllers/proxyconfig"
 	"github.com/sessionconnector/sessionconnector/frontdoor"
 	"github.com/sessionconnector/sessionconnector/kubescheme"
+	"github.com/sessionconnector/sessionconnector/launch"
+	"github.com/sessionconnector/sessionconnector/recorder/player"
 	storekube "github.com/sessionconnector/sessionconnector/sessionstore/kube"
 )
 
@@ -29,6 +31,8 @@ type proxyFlags struct {
 	certFile, keyFile        string
 	spoolDir                 string
 	configFile               string
+	playerDir                string
+	recordingURLLifetime     time.Duration
 }
 
 func newProxyCommand(logs *logFlags) *cobra.Command {
@@ -74,11 +78,15 @@ them without --config, come from the RDSCluster itself.`,
 				}
 				limits = file.Overlay(limits)
 			}
+			if f.playerDir == "" {
+				f.playerDir = player.DefaultDir()
+			}
 			front, err := frontdoor.Start(frontdoor.Config{
 				Name: f.name, Cluster: f.cluster,
 				Store:    storekube.New(c, ns, storekube.Options{}),
 				Catalog:  &catalogkube.Catalog{Client: c, Namespace: ns},
 				CertFile: f.certFile, KeyFile: f.keyFile, SpoolDir: f.spoolDir,
+				PlayerDir: f.playerDir, RecordingURLLifetime: f.recordingURLLifetime,
 				APIListen: f.apiListen, RDPListen: f.listen,
 				HandshakeTimeout: limits.HandshakeTimeout, IdleTimeout: limits.IdleTimeout,
 				MaxHandshakes: limits.MaxHandshakes, MaxSessions: limits.MaxSessions,
@@ -100,6 +108,8 @@ them without --config, come from the RDSCluster itself.`,
 	fl.StringVar(&f.certFile, "tls-cert", "/etc/sessionconnector/tls/tls.crt", "certificate for RDP clients and the launch API")
 	fl.StringVar(&f.keyFile, "tls-key", "/etc/sessionconnector/tls/tls.key", "key of the certificate")
 	fl.StringVar(&f.spoolDir, "spool-dir", "/tmp/sessionconnector-spool", "folder that holds recordings until S3 has them (uploaded after a restart too)")
+	fl.StringVar(&f.playerDir, "player-dir", "", "folder with the recording player (player.wasm and wasm_exec.js, built by make player) (default: \"player\" beside the binary, else "+player.SystemDir+", as in the image)")
+	fl.DurationVar(&f.recordingURLLifetime, "recording-url-lifetime", launch.DefaultRecordingURLLifetime, "how long the presigned S3 URLs the recording player gets work")
 	fl.StringVar(&f.configFile, "config", "", "proxy configuration file (limits) rendered by the operator; the RDSCluster's values fill what it leaves out")
 	_ = cmd.MarkFlagRequired("cluster")
 	return cmd

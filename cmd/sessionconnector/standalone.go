@@ -5,6 +5,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/sessionconnector/sessionconnector/launch"
+	"github.com/sessionconnector/sessionconnector/recorder/player"
 	"github.com/sessionconnector/sessionconnector/standalone"
 )
 
@@ -23,6 +25,9 @@ keeps Sessions in a journal under --state and serves the launch API on --api-lis
 				return err
 			}
 			opts.Logger = log
+			if opts.PlayerDir == "" {
+				opts.PlayerDir = player.DefaultDir()
+			}
 			srv, err := standalone.Start(opts)
 			if err != nil {
 				return err
@@ -40,6 +45,8 @@ keeps Sessions in a journal under --state and serves the launch API on --api-lis
 	f.DurationVar(&opts.IdleTimeout, "idle-timeout", 0, "end sessions without traffic for this long (0: never)")
 	f.StringVar(&opts.TLSCertFile, "tls-cert", "", "certificate of the launch API (PEM); self-signed when empty")
 	f.StringVar(&opts.TLSKeyFile, "tls-key", "", "key of the launch API certificate (PEM)")
+	f.StringVar(&opts.PlayerDir, "player-dir", "", "folder with the recording player (player.wasm and wasm_exec.js, built by make player) (default: \"player\" beside the binary, else "+player.SystemDir+")")
+	f.DurationVar(&opts.RecordingURLLifetime, "recording-url-lifetime", launch.DefaultRecordingURLLifetime, "how long the presigned S3 URLs the recording player gets work")
 	_ = cmd.MarkFlagRequired("config")
 	cmd.MarkFlagsRequiredTogether("tls-cert", "tls-key")
 	return cmd
