@@ -45,6 +45,11 @@ const (
 	volumeSecretServer = "secretserver"
 	volumeRecording    = "recording"
 	volumeTmp          = "tmp"
+	volumeSpool        = "spool"
+	spoolDir           = "/var/spool/sessionconnector"
+	// spoolLimit is what the proxy lets wait for S3; the volume has room for one more chunk.
+	spoolLimit       = "2Gi"
+	spoolVolumeLimit = "2200Mi"
 
 	defaultProxyReplicas int32 = 2
 	// preStopSleepSeconds keeps a stopping pod serving while it leaves the Service's endpoints.

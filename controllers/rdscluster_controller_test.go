@@ -244,7 +244,7 @@ func checkDeployment(t *testing.T, d *appsv1.Deployment, ns string) {
 	ct := pod.Containers[0]
 	wantArgs := []string{"--cluster", "front", "--namespace", ns, "--listen", ":3389", "--api-listen", ":8443",
 		"--tls-cert", "/etc/sessionconnector/tls/tls.crt", "--tls-key", "/etc/sessionconnector/tls/tls.key",
-		"--config", "/etc/sessionconnector/config/proxy.yaml"}
+		"--config", "/etc/sessionconnector/config/proxy.yaml", "--spool-dir", "/var/spool/sessionconnector", "--spool-limit", "2Gi"}
 	if ct.Image != testOpts.ProxyImage || !slices.Equal(ct.Command, []string{"sessionconnector", "proxy"}) || !slices.Equal(ct.Args, wantArgs) {
 		t.Errorf("image %s command %v args %v", ct.Image, ct.Command, ct.Args)
 	}

@@ -226,6 +226,8 @@ func proxyArgs(c *v1alpha1.RDSCluster) []string {
 		"--tls-cert", tlsDir + "/" + corev1.TLSCertKey,
 		"--tls-key", tlsDir + "/" + corev1.TLSPrivateKeyKey,
 		"--config", configDir + "/" + proxyconfig.FileName,
+		"--spool-dir", spoolDir,
+		"--spool-limit", spoolLimit,
 	}
 }
 
@@ -273,8 +275,12 @@ func buildDeployment(c *v1alpha1.RDSCluster, image, checksum string) *appsv1ac.D
 		corev1ac.VolumeMount().WithName(volumeTmp).WithMountPath("/tmp"),
 	}
 	if rs := c.Spec.RecordingStorage; rs != nil {
-		volumes = append(volumes, secretVolume(volumeRecording, rs.CredentialsSecretRef.Name, true))
-		mounts = append(mounts, readOnlyMount(volumeRecording, recordingDir))
+		volumes = append(volumes, secretVolume(volumeRecording, rs.CredentialsSecretRef.Name, true),
+			// Recordings wait here while S3 is away: it survives container restarts (and is
+			// uploaded at the next start), not the pod's deletion.
+			corev1ac.Volume().WithName(volumeSpool).WithEmptyDir(corev1ac.EmptyDirVolumeSource().WithSizeLimit(resource.MustParse(spoolVolumeLimit))))
+		mounts = append(mounts, readOnlyMount(volumeRecording, recordingDir),
+			corev1ac.VolumeMount().WithName(volumeSpool).WithMountPath(spoolDir))
 	}
 
 	container := corev1ac.Container().

@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation"
+	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/sessionconnector/sessionconnector/api/v1alpha1"
@@ -276,5 +277,35 @@ func TestChecksum(t *testing.T) {
 	}
 	if again := checksum(map[string]string{"a": "1"}, map[string]map[string][]byte{"s": {"k": []byte("v")}}); again != base {
 		t.Error("not deterministic")
+	}
+}
+
+// A recorded cluster's proxies get a spool volume a little larger than what the proxy lets
+// wait there, so that a long S3 outage fails recordings (as the launchers' policy says)
+// before the kubelet evicts the pod; an unrecorded cluster's get none.
+func TestDeploymentSpoolVolume(t *testing.T) {
+	c := &v1alpha1.RDSCluster{}
+	c.Name, c.Namespace = "front", "ns"
+	c.Spec.SecretServer.ApplicationAccountSecretRef.Name = "app"
+	spool := func(d *appsv1ac.DeploymentApplyConfiguration) (limit string, mounted bool) {
+		for _, v := range d.Spec.Template.Spec.Volumes {
+			if *v.Name == volumeSpool {
+				limit = v.EmptyDir.SizeLimit.String()
+			}
+		}
+		for _, m := range d.Spec.Template.Spec.Containers[0].VolumeMounts {
+			mounted = mounted || *m.MountPath == spoolDir
+		}
+		return limit, mounted
+	}
+	if limit, mounted := spool(buildDeployment(c, "img", "sum")); limit != "" || mounted {
+		t.Fatalf("an unrecorded cluster has a spool volume (%q, mounted %t)", limit, mounted)
+	}
+	c.Spec.RecordingStorage = &v1alpha1.RecordingStorageSpec{Endpoint: "https://s3.example.com", Bucket: "rec",
+		CredentialsSecretRef: v1alpha1.LocalSecretReference{Name: "s3"}}
+	limit, mounted := spool(buildDeployment(c, "img", "sum"))
+	vol, proxyLimit := resource.MustParse(limit), resource.MustParse(spoolLimit)
+	if !mounted || vol.Cmp(proxyLimit) <= 0 {
+		t.Fatalf("spool volume %q (mounted %t) for a proxy limit of %s", limit, mounted, spoolLimit)
 	}
 }

@@ -46,6 +46,8 @@ type Config struct {
 	RDPAddress string
 	// SpoolDir holds recordings until S3 has them.
 	SpoolDir string
+	// SpoolLimit bounds the recordings waiting in the spool (proxy.Config.SpoolLimit).
+	SpoolLimit int64
 	// PlayerDir holds the recording player's player.wasm and wasm_exec.js (recorder/player);
 	// "" serves /recordings/ pages that say the player is not installed.
 	PlayerDir string
@@ -108,7 +110,7 @@ func Start(cfg Config) (srv *Server, err error) {
 	if cfg.RDPListen != "" {
 		s.Proxy, err = proxy.New(proxy.Config{
 			Name: cfg.Name, Cluster: cfg.Cluster, Store: cfg.Store, Catalog: cfg.Catalog, SecretServers: clients,
-			CertFile: cfg.CertFile, KeyFile: cfg.KeyFile, SpoolDir: cfg.SpoolDir,
+			CertFile: cfg.CertFile, KeyFile: cfg.KeyFile, SpoolDir: cfg.SpoolDir, SpoolLimit: cfg.SpoolLimit,
 			HandshakeTimeout: cfg.HandshakeTimeout, IdleTimeout: cfg.IdleTimeout,
 			MaxHandshakes: cfg.MaxHandshakes, MaxSessions: cfg.MaxSessions,
 			Now: cfg.Now, Logger: log.WithName("proxy"), Registerer: registry,

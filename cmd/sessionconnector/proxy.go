@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/resource"
+
 	"github.com/spf13/cobra"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/client/config"
@@ -30,6 +32,7 @@ type proxyFlags struct {
 	listen, apiListen        string
 	certFile, keyFile        string
 	spoolDir                 string
+	spoolLimit               string
 	configFile               string
 	playerDir                string
 	recordingURLLifetime     time.Duration
@@ -81,11 +84,15 @@ them without --config, come from the RDSCluster itself.`,
 			if f.playerDir == "" {
 				f.playerDir = player.DefaultDir()
 			}
+			spoolLimit, err := parseSpoolLimit(f.spoolLimit)
+			if err != nil {
+				return err
+			}
 			front, err := frontdoor.Start(frontdoor.Config{
 				Name: f.name, Cluster: f.cluster,
 				Store:    storekube.New(c, ns, storekube.Options{}),
 				Catalog:  &catalogkube.Catalog{Client: c, Namespace: ns},
-				CertFile: f.certFile, KeyFile: f.keyFile, SpoolDir: f.spoolDir,
+				CertFile: f.certFile, KeyFile: f.keyFile, SpoolDir: f.spoolDir, SpoolLimit: spoolLimit,
 				PlayerDir: f.playerDir, RecordingURLLifetime: f.recordingURLLifetime,
 				APIListen: f.apiListen, RDPListen: f.listen,
 				HandshakeTimeout: limits.HandshakeTimeout, IdleTimeout: limits.IdleTimeout,
@@ -108,6 +115,7 @@ them without --config, come from the RDSCluster itself.`,
 	fl.StringVar(&f.certFile, "tls-cert", "/etc/sessionconnector/tls/tls.crt", "certificate for RDP clients and the launch API")
 	fl.StringVar(&f.keyFile, "tls-key", "/etc/sessionconnector/tls/tls.key", "key of the certificate")
 	fl.StringVar(&f.spoolDir, "spool-dir", "/tmp/sessionconnector-spool", "folder that holds recordings until S3 has them (uploaded after a restart too)")
+	fl.StringVar(&f.spoolLimit, "spool-limit", "2Gi", "most bytes of recordings that may wait in the spool for S3; past it recordings fail as when storage fails (the launcher's recordingPolicy decides)")
 	fl.StringVar(&f.playerDir, "player-dir", "", "folder with the recording player (player.wasm and wasm_exec.js, built by make player) (default: \"player\" beside the binary, else "+player.SystemDir+", as in the image)")
 	fl.DurationVar(&f.recordingURLLifetime, "recording-url-lifetime", launch.DefaultRecordingURLLifetime, "how long the presigned S3 URLs the recording player gets work")
 	fl.StringVar(&f.configFile, "config", "", "proxy configuration file (limits) rendered by the operator; the RDSCluster's values fill what it leaves out")
@@ -127,4 +135,16 @@ func namespace(flag string) (string, error) {
 		return "", errors.New("--namespace is required outside a pod")
 	}
 	return strings.TrimSpace(string(b)), nil
+}
+
+// parseSpoolLimit reads a byte quantity such as 2Gi or 500M; 0 or less means no limit.
+func parseSpoolLimit(v string) (int64, error) {
+	q, err := resource.ParseQuantity(v)
+	if err != nil {
+		return 0, fmt.Errorf("--spool-limit %q: %w", v, err)
+	}
+	if q.Sign() <= 0 {
+		return -1, nil
+	}
+	return q.Value(), nil
 }
