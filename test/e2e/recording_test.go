@@ -1,7 +1,16 @@
 package e2e
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
+	"fmt"
+	"image/color"
+	"image/png"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +22,7 @@ import (
 	"github.com/sessionconnector/sessionconnector/rdp/mcs"
 	"github.com/sessionconnector/sessionconnector/rdp/pdu"
 	"github.com/sessionconnector/sessionconnector/recorder/capture"
+	"github.com/sessionconnector/sessionconnector/recorder/export"
 	"github.com/sessionconnector/sessionconnector/recorder/keylog"
 	"github.com/sessionconnector/sessionconnector/recorder/storage"
 	"github.com/sessionconnector/sessionconnector/test/peers"
@@ -22,8 +32,9 @@ import (
 
 // TestRecordedSessionToXrdp: a session through the proxy to xrdp is recorded to S3 (MinIO); the
 // recording verifies, the target was asked for graphics a recorder can decode (no bulk
-// compression), the Session names the recording, and Secret Server holds an audit entry that
-// names it too.
+// compression), it exports to PNG frames that show the xrdp desktop and to WebM and MP4 videos
+// that ffprobe reads, the Session names the recording, and Secret Server holds an audit entry
+// that names it too.
 func TestRecordedSessionToXrdp(t *testing.T) {
 	requirePeers(t)
 	s3 := s3peer.Start(t)
@@ -64,6 +75,7 @@ func TestRecordedSessionToXrdp(t *testing.T) {
 		t.Fatalf("recording report %+v (manifest %+v)", rep, rep.Manifest)
 	}
 	checkDecodable(t, ctx, s3, tk.ID)
+	checkExport(t, s3, tk.ID)
 
 	// The keystroke log beside the recording has what was typed.
 	obj, err := s3.Client(t).GetObject(ctx, s3.Bucket, "recordings/"+tk.ID+"/"+storage.KeystrokesName, minio.GetObjectOptions{})
@@ -148,5 +160,191 @@ func checkDecodable(t *testing.T, ctx context.Context, s3 *s3peer.Peer, session 
 	t.Logf("recording: %d graphics updates, none compressed", updates)
 	if updates == 0 || compressed > 0 {
 		t.Fatalf("%d graphics updates, %d of them bulk-compressed", updates, compressed)
+	}
+}
+
+// checkExport exports the recording of session to PNG frames and, with the real ffmpeg, to
+// WebM and MP4, all of the desktop's size as the recorded Demand Active gives it. The PNG frames are exact: the first, before the logon, does not show
+// the xrdp desktop's colour at xrdppeer.DesktopPoint, the last does. ffprobe finds one video
+// stream of the session's size in each video, as long as the PNG frames say; a frame decoded
+// near the end shows the desktop's colour, within the loss of the codecs.
+func checkExport(t *testing.T, s3 *s3peer.Peer, session string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	w, h := recordedDesktopSize(t, ctx, s3, session)
+	run := func(out string, format export.Format) export.Result {
+		t.Helper()
+		rd, err := storage.OpenRecording(ctx, s3.Client(t), s3.Bucket, "recordings", session)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rd.Close()
+		res, err := export.Export(ctx, rd.Next, out, export.Options{Format: format})
+		if err != nil {
+			t.Fatalf("export to %s: %v", format, err)
+		}
+		t.Logf("export to %s: %+v", format, res)
+		if res.Width != w || res.Height != h || res.Frames < 2 || res.Stats.Skipped != 0 {
+			t.Fatalf("export to %s: %+v, want %dx%d, frames, nothing skipped", format, res, w, h)
+		}
+		return res
+	}
+	dir := t.TempDir()
+	frames := filepath.Join(dir, "frames")
+	res := run(frames, export.PNG)
+	index, err := os.Open(filepath.Join(frames, export.IndexName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for sc := bufio.NewScanner(index); sc.Scan(); {
+		lines = append(lines, sc.Text())
+	}
+	_ = index.Close()
+	if len(lines) != res.Frames+1 {
+		t.Fatalf("%s has %d lines for %d frames", export.IndexName, len(lines), res.Frames)
+	}
+	want, err := strconv.ParseUint(strings.TrimPrefix(xrdppeer.DesktopColor, "#"), 16, 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	desktop := color.NRGBA{uint8(want >> 16), uint8(want >> 8), uint8(want), 0xFF}
+	pixel := func(n int) color.NRGBA {
+		t.Helper()
+		f, err := os.Open(filepath.Join(frames, export.FrameName(n)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		img, err := png.Decode(f)
+		if err != nil {
+			t.Fatalf("%s: %v", export.FrameName(n), err)
+		}
+		if b := img.Bounds(); b.Dx() != w || b.Dy() != h {
+			t.Fatalf("%s is %v, want %dx%d", export.FrameName(n), b, w, h)
+		}
+		return color.NRGBAModel.Convert(img.At(xrdppeer.DesktopPoint.X, xrdppeer.DesktopPoint.Y)).(color.NRGBA)
+	}
+	if c := pixel(1); c == desktop {
+		t.Errorf("the first frame already shows the desktop's %s at %v", xrdppeer.DesktopColor, xrdppeer.DesktopPoint)
+	}
+	if c := pixel(res.Frames); c != desktop {
+		t.Errorf("the last frame (%s) shows %v at %v, want the desktop's %s", lines[len(lines)-1], c, xrdppeer.DesktopPoint, xrdppeer.DesktopColor)
+	}
+
+	ffmpeg, ffprobe, ok := findFFmpeg(t)
+	if !ok {
+		return
+	}
+	for _, v := range []struct {
+		format export.Format
+		codecs string
+	}{{export.WebM, "vp8 vp9"}, {export.MP4, "h264"}} {
+		out := filepath.Join(dir, "session."+string(v.format))
+		vres := run(out, v.format)
+		b, err := exec.Command(ffprobe, "-v", "error", "-print_format", "json", "-show_streams", "-show_format", out).Output()
+		if err != nil {
+			t.Fatalf("ffprobe %s: %v", out, err)
+		}
+		var probe struct {
+			Streams []struct {
+				CodecType string `json:"codec_type"`
+				CodecName string `json:"codec_name"`
+				Width     int    `json:"width"`
+				Height    int    `json:"height"`
+			} `json:"streams"`
+			Format struct {
+				Duration string `json:"duration"`
+			} `json:"format"`
+		}
+		if err := json.Unmarshal(b, &probe); err != nil {
+			t.Fatalf("ffprobe %s: %v", out, err)
+		}
+		duration, _ := strconv.ParseFloat(probe.Format.Duration, 64)
+		if len(probe.Streams) != 1 || probe.Streams[0].CodecType != "video" || !strings.Contains(v.codecs, probe.Streams[0].CodecName) ||
+			probe.Streams[0].Width != w || probe.Streams[0].Height != h || duration <= 0 {
+			t.Fatalf("ffprobe %s: %s; want one %s video stream %dx%d with a duration", out, b, v.codecs, w, h)
+		}
+		if d := time.Duration(duration * float64(time.Second)); d < vres.Duration-200*time.Millisecond || d > vres.Duration+200*time.Millisecond {
+			t.Errorf("%s lasts %s, the recording %s", out, d, vres.Duration)
+		}
+		// The picture half a second before the end; the fps filter repeats the held frames of
+		// the variable-frame-rate video so that -ss lands on the one shown then.
+		at := vres.Duration - 500*time.Millisecond
+		px, err := exec.Command(ffmpeg, "-v", "error", "-i", out,
+			"-vf", fmt.Sprintf("fps=%d,format=rgb24,crop=1:1:%d:%d", export.MaxFPS, xrdppeer.DesktopPoint.X, xrdppeer.DesktopPoint.Y),
+			"-ss", fmt.Sprintf("%.3f", at.Seconds()), "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "rgb24", "-").Output()
+		if err != nil || len(px) != 3 {
+			t.Fatalf("ffmpeg: pixel of %s at %s: %v (%d bytes)", out, at, err, len(px))
+		}
+		const tolerance = 12 // 4:2:0 and lossy compression
+		for i, c := range []uint8{desktop.R, desktop.G, desktop.B} {
+			if d := int(px[i]) - int(c); d < -tolerance || d > tolerance {
+				t.Errorf("%s at %s shows %v at %v, want the desktop's %s (±%d)", out, at, px, xrdppeer.DesktopPoint, xrdppeer.DesktopColor, tolerance)
+				break
+			}
+		}
+	}
+}
+
+// findFFmpeg returns ffmpeg and ffprobe (Debian's ffmpeg package). Without them it logs that
+// video export was not checked, or fails the test when peers are required.
+func findFFmpeg(t *testing.T) (ffmpeg, ffprobe string, ok bool) {
+	t.Helper()
+	var paths []string
+	for _, name := range []string{"ffmpeg", "ffprobe"} {
+		p, err := exec.LookPath(name)
+		if err != nil {
+			msg := fmt.Sprintf("%s not found (%v); install it with: apt-get install -y --no-install-recommends ffmpeg", name, err)
+			if peers.Required() {
+				t.Fatalf("%s=1 but %s", peers.RequireEnv, msg)
+			}
+			t.Logf("video export not checked: %s", msg)
+			return "", "", false
+		}
+		paths = append(paths, p)
+	}
+	return paths[0], paths[1], true
+}
+
+// recordedDesktopSize returns the desktop size of the first Demand Active of a recording,
+// decoded with the rdp packages (not the replay the export uses).
+func recordedDesktopSize(t *testing.T, ctx context.Context, s3 *s3peer.Peer, session string) (w, h int) {
+	t.Helper()
+	rd, err := storage.OpenRecording(ctx, s3.Client(t), s3.Bucket, "recordings", session)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rd.Close()
+	for {
+		r, err := rd.Next()
+		if err != nil {
+			t.Fatalf("no Demand Active in the recording: %v", err)
+		}
+		if r.Direction != capture.TargetToClient || r.Kind != capture.KindTPKT {
+			continue
+		}
+		_, p, err := mcs.ReadPDU(r.PDU)
+		if err != nil {
+			continue
+		}
+		sdi, ok := p.(*mcs.SendDataIndication)
+		if !ok {
+			continue
+		}
+		da, err := pdu.ParseDemandActive(sdi.Data)
+		if err != nil {
+			continue
+		}
+		set, ok := da.Capabilities.Get(pdu.CapsTypeBitmap)
+		if !ok {
+			t.Fatal("the recorded Demand Active has no bitmap capability set")
+		}
+		bc, err := pdu.ParseBitmapCapability(set.Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return int(bc.DesktopWidth), int(bc.DesktopHeight)
 	}
 }
