@@ -430,8 +430,9 @@ type Frame struct {
 
 // Frames replays records from next (which returns io.EOF after the last, as
 // capture.Reader.Next does) and calls emit once every `every` of recording time, from the
-// first moment the desktop has a size to the last record; the picture at a moment shows every
-// record up to it. An error from next or emit ends the walk; records that cannot be decoded
+// first moment the desktop has a size to the last record, and once more at the next tick when
+// the last records changed the picture after the last tick; the picture at a moment shows
+// every record up to it. An error from next or emit ends the walk; records that cannot be decoded
 // do not (they are counted in Stats).
 func Frames(next func() (capture.Record, error), every time.Duration, emit func(Frame) error) (Stats, error) {
 	if every <= 0 {
@@ -487,9 +488,10 @@ func Frames(next func() (capture.Record, error), every time.Duration, emit func(
 	if err := emitUpTo(last, true); err != nil {
 		return s.Stats(), err
 	}
-	if emitted == 0 && s.desktop != nil {
-		img = s.Render(img)
-		if err := emit(Frame{At: last, Image: img, Changed: true}); err != nil {
+	// What the last records drew after the last tick is shown by one more frame, at the next
+	// tick; a recording too short for any tick still gets one frame.
+	if ticking && (dirty || emitted == 0) {
+		if err := emitUpTo(tick, true); err != nil {
 			return s.Stats(), err
 		}
 	}

@@ -275,6 +275,7 @@ func TestFrames(t *testing.T) {
 	want := []got{
 		{500 * time.Millisecond, blue, true}, {1000 * time.Millisecond, blue, false},
 		{1500 * time.Millisecond, red, true}, {2000 * time.Millisecond, red, false},
+		{2500 * time.Millisecond, green, true}, // the last update, after the last tick
 	}
 	if !slices.Equal(frames, want) {
 		t.Errorf("frames\n%v, want\n%v", frames, want)
