@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"image"
 	"image/color"
 	"image/png"
 	"os"
@@ -60,6 +61,11 @@ func TestRecordedSessionToXrdp(t *testing.T) {
 	if !peer.WaitFile(t, "typed.txt", "recorded", 20*time.Second) {
 		t.Fatal("the typed line did not reach the target")
 	}
+	time.Sleep(time.Second) // the echo of the typed line reaches the client
+	screen := filepath.Join(t.TempDir(), "client.png")
+	if out, err := exec.CommandContext(ctx, "import", "-display", display, "-window", "root", "PNG24:"+screen).CombinedOutput(); err != nil {
+		t.Fatalf("screenshot of the client: %v: %s", err, out)
+	}
 	client.Stop()
 	s := w.session(tk, v1alpha1.SessionEnded, 60*time.Second)
 	rec := s.Status.Recording
@@ -75,7 +81,7 @@ func TestRecordedSessionToXrdp(t *testing.T) {
 		t.Fatalf("recording report %+v (manifest %+v)", rep, rep.Manifest)
 	}
 	checkDecodable(t, ctx, s3, tk.ID)
-	checkExport(t, s3, tk.ID)
+	checkExport(t, s3, tk.ID, screen)
 
 	// The keystroke log beside the recording has what was typed.
 	obj, err := s3.Client(t).GetObject(ctx, s3.Bucket, "recordings/"+tk.ID+"/"+storage.KeystrokesName, minio.GetObjectOptions{})
@@ -167,8 +173,10 @@ func checkDecodable(t *testing.T, ctx context.Context, s3 *s3peer.Peer, session 
 // WebM and MP4, all of the desktop's size as the recorded Demand Active gives it. The PNG frames are exact: the first, before the logon, does not show
 // the xrdp desktop's colour at xrdppeer.DesktopPoint, the last does. ffprobe finds one video
 // stream of the session's size in each video, as long as the PNG frames say; a frame decoded
-// near the end shows the desktop's colour, within the loss of the codecs.
-func checkExport(t *testing.T, s3 *s3peer.Peer, session string) {
+// near the end shows the desktop's colour, within the loss of the codecs. The last PNG frame is
+// what the client showed at the end (clientScreen, a screenshot of its display), pixel for
+// pixel but for the pointer, which the frames draw and the screenshot lacks.
+func checkExport(t *testing.T, s3 *s3peer.Peer, session, clientScreen string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -232,6 +240,7 @@ func checkExport(t *testing.T, s3 *s3peer.Peer, session string) {
 	if c := pixel(res.Frames); c != desktop {
 		t.Errorf("the last frame (%s) shows %v at %v, want the desktop's %s", lines[len(lines)-1], c, xrdppeer.DesktopPoint, xrdppeer.DesktopColor)
 	}
+	compareWithClient(t, filepath.Join(frames, export.FrameName(res.Frames)), clientScreen)
 
 	ffmpeg, ffprobe, ok := findFFmpeg(t)
 	if !ok {
@@ -346,5 +355,43 @@ func recordedDesktopSize(t *testing.T, ctx context.Context, s3 *s3peer.Peer, ses
 			t.Fatal(err)
 		}
 		return int(bc.DesktopWidth), int(bc.DesktopHeight)
+	}
+}
+
+// compareWithClient checks that the last exported frame is the picture the client showed: the
+// FreeRDP window sits at the top left of its display, so the two must match over their common
+// area, except where the frame draws the pointer (one arrow's box, 12x19 pixels).
+func compareWithClient(t *testing.T, framePath, screenPath string) {
+	t.Helper()
+	load := func(path string) image.Image {
+		t.Helper()
+		f, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		img, err := png.Decode(f)
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		return img
+	}
+	frame, screen := load(framePath), load(screenPath)
+	area := frame.Bounds().Intersect(screen.Bounds())
+	var diff image.Rectangle
+	n := 0
+	for y := area.Min.Y; y < area.Max.Y; y++ {
+		for x := area.Min.X; x < area.Max.X; x++ {
+			a := color.NRGBAModel.Convert(frame.At(x, y)).(color.NRGBA)
+			b := color.NRGBAModel.Convert(screen.At(x, y)).(color.NRGBA)
+			if a.R != b.R || a.G != b.G || a.B != b.B {
+				diff = diff.Union(image.Rect(x, y, x+1, y+1))
+				n++
+			}
+		}
+	}
+	t.Logf("last frame vs the client's screen over %v: %d pixels differ, within %v", area, n, diff)
+	if diff.Dx() > 12 || diff.Dy() > 19 {
+		t.Errorf("the last exported frame is not what the client showed: %d pixels differ, within %v", n, diff)
 	}
 }
