@@ -147,7 +147,9 @@ func writerOf(conn net.Conn, raw *batchConn) io.Writer {
 }
 
 // pdu rules for one direction: return the PDU to send (possibly rewritten), or nil to drop it.
-type pduRule func(kind tpkt.Kind, b []byte) ([]byte, error)
+// A pduRule returns what to relay (nil: nothing) and, when it differs, what to record (the
+// Client Info without the injected password); record nil means record out.
+type pduRule func(kind tpkt.Kind, b []byte) (out, record []byte, err error)
 
 // pump relays PDUs from src to dst until an error; it returns sideEnded for EOF or a read or
 // write error, endProtocol for a malformed PDU or a failed rewrite. Small PDUs that are already
@@ -195,12 +197,15 @@ func (r *relay) pump(src io.Reader, dst io.Writer, counter prometheus.Counter, r
 			}
 		}
 		r.lastActivity.Store(time.Now().UnixNano())
-		out, err := rule(kind, b)
+		out, record, err := rule(kind, b)
 		if err != nil {
 			r.protocolErr.CompareAndSwap(nil, err)
 			return endProtocol
 		}
-		if out != nil && r.tap != nil && !r.tap.add(dir, kind, out) && r.recordingRequired {
+		if record == nil {
+			record = out
+		}
+		if out != nil && r.tap != nil && !r.tap.add(dir, kind, record) && r.recordingRequired {
 			r.protocolErr.CompareAndSwap(nil, errors.New("the recorder could not keep up with the session"))
 			return endRecording
 		}
@@ -312,36 +317,36 @@ func sendDataChannel(b []byte, typ byte) (uint16, bool) {
 }
 
 // clientPDU applies the rules to what the client sends.
-func (r *relay) clientPDU(kind tpkt.Kind, b []byte) ([]byte, error) {
+func (r *relay) clientPDU(kind tpkt.Kind, b []byte) (out, record []byte, err error) {
 	if kind != tpkt.KindTPKT {
-		return b, nil
+		return b, nil, nil
 	}
 	ch, ok := sendDataChannel(b, mcsSendDataRequest)
 	if !ok {
-		return b, nil
+		return b, nil, nil
 	}
 	if _, blocked := r.channels.blocked[ch]; blocked {
-		return nil, nil
+		return nil, nil, nil
 	}
 	if r.recorded && ch == r.channels.io && r.infoSent.Load() {
 		if typ, ok := shareControlType(b); ok && typ == pdu.PDUTypeConfirmActive {
 			out, err := rewriteConfirmActive(b)
 			if err != nil {
-				return nil, fmt.Errorf("rewrite the Confirm Active PDU: %w", err)
+				return nil, nil, fmt.Errorf("rewrite the Confirm Active PDU: %w", err)
 			}
-			return out, nil
+			return out, nil, nil
 		}
 	}
 	if ch == r.channels.io && !r.infoSent.Load() && isClientInfo(b) {
-		out, err := rewriteClientInfo(b, r.creds, r.recorded)
+		out, record, err := rewriteClientInfo(b, r.creds, r.recorded)
 		if err != nil {
-			return nil, fmt.Errorf("rewrite the Client Info PDU: %w", err)
+			return nil, nil, fmt.Errorf("rewrite the Client Info PDU: %w", err)
 		}
 		r.infoSent.Store(true)
 		r.creds.zero() // the password is needed once
-		return out, nil
+		return out, record, nil
 	}
-	return b, nil
+	return b, nil, nil
 }
 
 // isClientInfo reports whether a Send Data Request carries a Client Info PDU (its basic security
@@ -361,24 +366,24 @@ func isClientInfo(b []byte) bool {
 }
 
 // targetPDU applies the rules to what the target sends.
-func (r *relay) targetPDU(kind tpkt.Kind, b []byte) ([]byte, error) {
+func (r *relay) targetPDU(kind tpkt.Kind, b []byte) (out, record []byte, err error) {
 	if kind == tpkt.KindFastPath {
 		r.activate()
-		return b, nil
+		return b, nil, nil
 	}
 	ch, ok := sendDataChannel(b, mcsSendDataInd)
 	if !ok {
-		return b, nil
+		return b, nil, nil
 	}
 	if _, blocked := r.channels.blocked[ch]; blocked {
-		return nil, nil
+		return nil, nil, nil
 	}
 	if ch == r.channels.io && !r.active.Load() {
 		if typ, ok := shareControlType(b); ok && typ == pdu.PDUTypeDemandActive {
 			r.activate()
 		}
 	}
-	return b, nil
+	return b, nil, nil
 }
 
 func (r *relay) activate() {

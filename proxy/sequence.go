@@ -114,41 +114,56 @@ func (c *connection) connectSequence(_ context.Context, client *tls.Conn, t *tar
 }
 
 // rewriteClientInfo puts the secret's credentials into a Client Info PDU (in an MCS Send Data
-// Request frame) and asks for autologon.
-func rewriteClientInfo(frame []byte, creds *credentials, recorded bool) ([]byte, error) {
+// Request frame) and asks for autologon. When the session is recorded it also returns the frame
+// to record: the same PDU without the password, which must never reach a recording.
+func rewriteClientInfo(frame []byte, creds *credentials, recorded bool) (out, forRecording []byte, err error) {
 	_, p, err := mcs.ReadPDU(frame)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	sdr, ok := p.(*mcs.SendDataRequest)
 	if !ok {
-		return nil, fmt.Errorf("not a Send Data Request")
+		return nil, nil, fmt.Errorf("not a Send Data Request")
 	}
 	sec, info, err := pdu.ParseClientInfoPDU(sdr.Data)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer info.ZeroPassword()
 	if err := info.SetDomain(creds.domain); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := info.SetUserName(creds.user); err != nil {
-		return nil, err
-	}
-	if err := info.SetPasswordUTF8(creds.password); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	info.SetAutologon(true)
 	if recorded {
 		info.DisableCompression() // bulk-compressed output cannot be decoded from the recording
+		if err := info.SetPasswordUTF8(nil); err != nil {
+			return nil, nil, err
+		}
+		body, err := info.MarshalPDU(sec)
+		if err != nil {
+			return nil, nil, err
+		}
+		sdr.Data = body
+		if forRecording, err = sdr.Marshal(); err != nil {
+			return nil, nil, err
+		}
+	}
+	if err := info.SetPasswordUTF8(creds.password); err != nil {
+		return nil, nil, err
 	}
 	body, err := info.MarshalPDU(sec)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer clear(body)
 	sdr.Data = body
-	return sdr.Marshal()
+	if out, err = sdr.Marshal(); err != nil {
+		return nil, nil, err
+	}
+	return out, forRecording, nil
 }
 
 // authenticateNLA runs CredSSP (NTLMv2) with the target over its TLS connection.

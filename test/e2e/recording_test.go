@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -80,7 +81,7 @@ func TestRecordedSessionToXrdp(t *testing.T) {
 	if !rep.Manifest.Complete || rep.Records < 50 || rep.Manifest.User != "alice" || rep.Manifest.Target != peer.Addr {
 		t.Fatalf("recording report %+v (manifest %+v)", rep, rep.Manifest)
 	}
-	checkDecodable(t, ctx, s3, tk.ID)
+	checkDecodable(t, ctx, s3, tk.ID, peer.Password)
 	checkExport(t, s3, tk.ID, screen)
 
 	// The keystroke log beside the recording has what was typed.
@@ -113,24 +114,33 @@ func TestRecordedSessionToXrdp(t *testing.T) {
 }
 
 // checkDecodable reads the recording back: the client's Client Info asked for no compression
-// and the target's graphics updates are not bulk-compressed.
-func checkDecodable(t *testing.T, ctx context.Context, s3 *s3peer.Peer, session string) {
+// and the target's graphics updates are not bulk-compressed. The password the proxy injected
+// into the Client Info is nowhere in the recording (UTF-8 or UTF-16).
+func checkDecodable(t *testing.T, ctx context.Context, s3 *s3peer.Peer, session, targetPassword string) {
 	t.Helper()
 	rd, err := storage.OpenRecording(ctx, s3.Client(t), s3.Bucket, "recordings", session)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var updates, compressed int
+	var updates, compressed, infos int
+	utf16 := make([]byte, 0, 2*len(targetPassword))
+	for _, c := range targetPassword {
+		utf16 = append(utf16, byte(c), byte(c>>8))
+	}
 	for {
 		r, err := rd.Next()
 		if err != nil {
 			break
+		}
+		if bytes.Contains(r.PDU, []byte(targetPassword)) || bytes.Contains(r.PDU, utf16) {
+			t.Fatalf("the target's password is in the recording (%s %s PDU of %d bytes)", r.Direction, r.Kind, len(r.PDU))
 		}
 		switch {
 		case r.Direction == capture.ClientToTarget && r.Kind == capture.KindTPKT:
 			if _, p, err := mcs.ReadPDU(r.PDU); err == nil {
 				if sdr, ok := p.(*mcs.SendDataRequest); ok {
 					if _, info, err := pdu.ParseClientInfoPDU(sdr.Data); err == nil {
+						infos++
 						if on, _ := info.Compression(); on {
 							t.Error("the recorded Client Info still asks for bulk compression")
 						}
@@ -162,6 +172,9 @@ func checkDecodable(t *testing.T, ctx context.Context, s3 *s3peer.Peer, session 
 				}
 			}
 		}
+	}
+	if infos != 1 {
+		t.Errorf("%d Client Info PDUs recorded, want 1", infos)
 	}
 	t.Logf("recording: %d graphics updates, none compressed", updates)
 	if updates == 0 || compressed > 0 {
