@@ -16,8 +16,16 @@ help: ## Show this help.
 	@awk 'BEGIN{FS=":.*## "} /^[a-zA-Z_-]+:.*## /{printf "  \033[1m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: build
-build: ## Build the sessionconnector binary into bin/.
+build: player ## Build the sessionconnector binary (and the recording player beside it) into bin/.
 	$(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o $(BIN) ./cmd/sessionconnector
+
+PLAYER_DIR ?= $(dir $(BIN))player
+
+.PHONY: player
+player: ## Build the recording player (WebAssembly and its loader) into bin/player.
+	mkdir -p $(PLAYER_DIR)
+	GOOS=js GOARCH=wasm $(GO) build -trimpath -o $(PLAYER_DIR)/player.wasm ./recorder/player/wasm
+	cp "$$($(GO) env GOROOT)/lib/wasm/wasm_exec.js" $(PLAYER_DIR)/wasm_exec.js
 
 .PHONY: generate
 generate: ## Regenerate deepcopy code.
@@ -71,6 +79,8 @@ fuzz: ## Run every fuzz target for FUZZTIME each (default 30s).
 .PHONY: bench
 bench: ## Run the benchmarks (ratios against baselines measured in the same run).
 	KUBEBUILDER_ASSETS=$$(hack/envtest/build.sh) $(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) -benchmem ./ticket/ ./sessionstore/storebench/ ./proxy/
+	$(GO) test -run '^$$' -bench . -benchtime 1x ./recorder/export/
+	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./test/officebench/
 
 .PHONY: demo
 demo: ## Run the product end to end on embedded defaults (emulator + standalone mode).

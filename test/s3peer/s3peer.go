@@ -50,6 +50,21 @@ type Peer struct {
 // Binary returns the MinIO binary's path, or skips (fails when peers are required).
 func Binary(t testing.TB) string {
 	t.Helper()
+	if p := Lookup(); p != "" {
+		return p
+	}
+	msg := "minio not found; build it with hack/minio/build.sh (or set " + BinaryEnv + ")"
+	if peers.Required() {
+		t.Fatalf("%s=1 but %s", peers.RequireEnv, msg)
+	}
+	t.Skip(msg)
+	return ""
+}
+
+// Lookup returns the MinIO binary's path as Binary finds it, or "" when there is none. It never
+// skips or fails: for benchmarks that measure something else too and leave out only what
+// needs S3.
+func Lookup() string {
 	if p := os.Getenv(BinaryEnv); p != "" {
 		return p
 	}
@@ -69,11 +84,6 @@ func Binary(t testing.TB) string {
 	if len(matches) > 0 {
 		return matches[len(matches)-1]
 	}
-	msg := "minio not found; build it with hack/minio/build.sh (or set " + BinaryEnv + ")"
-	if peers.Required() {
-		t.Fatalf("%s=1 but %s", peers.RequireEnv, msg)
-	}
-	t.Skip(msg)
 	return ""
 }
 
