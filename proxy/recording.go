@@ -265,13 +265,19 @@ func (t *tap) run() {
 			if !ok {
 				return
 			}
+			if t.keys != nil && rec.Direction == capture.ClientToTarget {
+				t.keystrokes(rec)
+			}
+			if t.keys == nil && rec.Direction == capture.ClientToTarget {
+				var keep bool
+				if rec, keep = withoutKeystrokes(rec); !keep {
+					continue
+				}
+			}
 			if t.err.Load() == nil {
 				if err := t.rec.Write(rec); err != nil {
 					fail(err)
 				}
-			}
-			if t.keys != nil && rec.Direction == capture.ClientToTarget {
-				t.keystrokes(rec)
 			}
 		case <-tick.C:
 			if t.err.Load() == nil {
@@ -281,6 +287,32 @@ func (t *tap) run() {
 			}
 		}
 	}
+}
+
+// withoutKeystrokes removes the key events from a client PDU of a session whose launcher does
+// not record keystrokes, so that the recording cannot be read for them: fast-path input is
+// re-encoded without them (dropped when nothing else was in it, or when it cannot be decoded),
+// and the key events of a slow-path Input PDU are blanked in place. Mouse input stays: replay
+// draws the pointer from it.
+func withoutKeystrokes(rec capture.Record) (capture.Record, bool) {
+	switch rec.Kind {
+	case capture.KindFastPath:
+		out, err := input.RedactFastPath(rec.PDU)
+		if err != nil || out == nil {
+			return rec, false
+		}
+		rec.PDU = out
+	default:
+		if typ, ok := shareControlType(rec.PDU); !ok || typ != pdu.PDUTypeData {
+			return rec, true
+		}
+		if _, p, err := mcs.ReadPDU(rec.PDU); err == nil {
+			if sdr, ok := p.(*mcs.SendDataRequest); ok {
+				_, _ = input.RedactSlowPath(sdr.Data) // in place; not an Input PDU: left alone
+			}
+		}
+	}
+	return rec, true
 }
 
 // failed returns the first write error.

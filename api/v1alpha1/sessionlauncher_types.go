@@ -97,7 +97,9 @@ type SessionLauncherSpec struct {
 	// +optional
 	RecordingPolicy RecordingPolicy `json:"recordingPolicy,omitempty"`
 
-	// RecordKeystrokes records what the user types besides the screen.
+	// RecordKeystrokes records what the user types besides the screen: the key events stay in
+	// the recording and a keystroke log is stored beside it. Without it the proxy removes the
+	// key events from the recording (mouse input stays).
 	// +optional
 	RecordKeystrokes bool `json:"recordKeystrokes,omitempty"`
 

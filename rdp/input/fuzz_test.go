@@ -71,3 +71,39 @@ func FuzzParseSlowPathInput(f *testing.F) {
 		}
 	})
 }
+
+// FuzzRedact: whatever the input, redaction returns an error or input without a keyboard event
+// that still decodes, and never panics.
+func FuzzRedact(f *testing.F) {
+	keys, _ := MarshalFastPath([]Event{{Source: FastPath, Kind: KindScancode, Scancode: 0x1E},
+		{Source: FastPath, Kind: KindMouse, PointerFlags: PtrFlagsMove, X: 10, Y: 20},
+		{Source: FastPath, Kind: KindUnicode, Unicode: 'x'}})
+	f.Add(keys)
+	f.Add([]byte{0x00, 0x05, 0x01, 0x00, 0x1E})
+	f.Fuzz(func(t *testing.T, in []byte) {
+		out, err := RedactFastPath(append([]byte(nil), in...))
+		if err == nil && out != nil {
+			events, err := ParseFastPath(out)
+			if err != nil {
+				t.Fatalf("redacted PDU does not decode: %v", err)
+			}
+			for _, e := range events {
+				if e.Keyboard() {
+					t.Fatalf("a key is left: %+v", e)
+				}
+			}
+		}
+		b := append([]byte(nil), in...)
+		if _, err := RedactSlowPath(b); err == nil {
+			events, err := ParseSlowPathPDU(b)
+			if err != nil {
+				t.Fatalf("redacted slow-path PDU does not decode: %v", err)
+			}
+			for _, e := range events {
+				if e.Keyboard() {
+					t.Fatalf("a key is left: %+v", e)
+				}
+			}
+		}
+	})
+}
