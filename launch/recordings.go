@@ -36,6 +36,7 @@ import (
 	"github.com/sessionconnector/sessionconnector/catalog"
 	"github.com/sessionconnector/sessionconnector/recorder/capture"
 	"github.com/sessionconnector/sessionconnector/recorder/storage"
+	"github.com/sessionconnector/sessionconnector/secretserver"
 	"github.com/sessionconnector/sessionconnector/sessionstore"
 )
 
@@ -87,7 +88,13 @@ type recordings struct {
 
 	mu      sync.Mutex
 	clients map[string]*minio.Client
+	// audited is when each user last had a viewing of each session audited (user + "\x00" +
+	// session): the page renews its URLs while it plays, and that is one viewing.
+	audited map[string]time.Time
 }
+
+// viewingAuditInterval is how long one audit entry covers a user's viewing of a recording.
+const viewingAuditInterval = 30 * time.Minute
 
 // registerRecordings adds the player's routes to h.
 func (h *Handler) registerRecordings() error {
@@ -99,7 +106,7 @@ func (h *Handler) registerRecordings() error {
 		return fmt.Errorf("launch: RecordingURLLifetime %v is outside 1s to %v", lifetime, MaxRecordingURLLifetime)
 	}
 	rec := &recordings{
-		h: h, lifetime: lifetime, clients: map[string]*minio.Client{},
+		h: h, lifetime: lifetime, clients: map[string]*minio.Client{}, audited: map[string]time.Time{},
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sessionconnector_recording_requests_total",
 			Help: "Recording listings asked of the launch API, by outcome (listed, unauthorized, forbidden, not_found, unavailable, error).",
@@ -240,7 +247,45 @@ func (rec *recordings) list(ctx context.Context, r *http.Request, session string
 	} else if !objectMissing(err) {
 		return nil, userName, storageProblem(err)
 	}
+	if err := rec.auditViewing(ctx, client, cluster, userName, out); err != nil {
+		return nil, userName, fail(http.StatusServiceUnavailable, "unavailable", "Audit unavailable",
+			"the viewing could not be recorded in Secret Server's audit trail; try again", err)
+	}
 	return out, userName, nil
+}
+
+// auditViewing writes a view-comment audit entry on the recording's secret, as the cluster's
+// application account, naming who opened which recording: at most one per user and session
+// every viewingAuditInterval. No audit, no URLs.
+func (rec *recordings) auditViewing(ctx context.Context, client *secretserver.Client, cluster *v1alpha1.RDSCluster, user string, r *Recording) error {
+	key := user + "\x00" + r.Session
+	now := rec.h.cfg.Now()
+	rec.mu.Lock()
+	last, seen := rec.audited[key]
+	rec.mu.Unlock()
+	if seen && now.Sub(last) < viewingAuditInterval {
+		return nil
+	}
+	account, err := rec.h.cfg.Catalog.ApplicationAccount(ctx, cluster)
+	if err != nil {
+		return fmt.Errorf("application account: %w", err)
+	}
+	comment := fmt.Sprintf("Session Connector: %s opened the recording of session %s (user %s, target %s, %s to %s) in the player",
+		user, r.Session, r.User, r.Target, r.Start.UTC().Format(time.RFC3339), r.End.UTC().Format(time.RFC3339))
+	if err := client.WithPassword(account).AddViewComment(ctx, r.SecretID, comment); err != nil {
+		return err
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if len(rec.audited) >= 4096 { // forget old viewings rather than grow without bound
+		for k, t := range rec.audited {
+			if now.Sub(t) >= viewingAuditInterval {
+				delete(rec.audited, k)
+			}
+		}
+	}
+	rec.audited[key] = now
+	return nil
 }
 
 // located is where a session's recording is and which secret it was of.

@@ -344,6 +344,31 @@ func TestRecordingAPI(t *testing.T) {
 		}
 	})
 
+	t.Run("viewing audited", func(t *testing.T) {
+		viewings := func() int {
+			n := 0
+			for _, a := range e.ss.Emulator.Audits(42) {
+				if strings.Contains(a.Notes, "alice opened the recording of session "+rec.name) {
+					n++
+				}
+			}
+			return n
+		}
+		e.get(path, alice).want(t, http.StatusOK, "")
+		if n := viewings(); n != 1 {
+			t.Fatalf("%d audit entries of alice's viewing, want 1: %+v", n, e.ss.Emulator.Audits(42))
+		}
+		e.get(path, alice).want(t, http.StatusOK, "") // the page renewing its URLs: the same viewing
+		if n := viewings(); n != 1 {
+			t.Fatalf("renewing the URLs wrote another audit entry (%d)", n)
+		}
+		e.clock.Advance(31 * time.Minute)
+		e.get(path, alice).want(t, http.StatusOK, "")
+		if n := viewings(); n != 2 {
+			t.Fatalf("%d audit entries after half an hour, want 2", n)
+		}
+	})
+
 	t.Run("bearer token", func(t *testing.T) {
 		client, err := secretserver.NewClient(secretserver.Config{BaseURL: e.ss.URL, CABundle: e.ss.CAPEM})
 		if err != nil {
@@ -428,7 +453,7 @@ func TestRecordingAPI(t *testing.T) {
 		e.get("/player/player.js", nil).want(t, http.StatusNotFound, "")
 	})
 
-	if n := counted(t, e.reg, "listed"); n != 3 {
+	if n := counted(t, e.reg, "listed"); n != 6 { // listed, three in viewing audited, bearer token, no keystrokes
 		t.Fatalf("%v listings counted", n)
 	}
 	if n := counted(t, e.reg, "forbidden"); n < 2 {
