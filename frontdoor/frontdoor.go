@@ -48,6 +48,8 @@ type Config struct {
 	SpoolDir string
 	// SpoolLimit bounds the recordings waiting in the spool (proxy.Config.SpoolLimit).
 	SpoolLimit int64
+	// RecordingFlushInterval is proxy.Config.RecordingFlushInterval.
+	RecordingFlushInterval time.Duration
 	// PlayerDir holds the recording player's player.wasm and wasm_exec.js (recorder/player);
 	// "" serves /recordings/ pages that say the player is not installed.
 	PlayerDir string
@@ -110,7 +112,7 @@ func Start(cfg Config) (srv *Server, err error) {
 	if cfg.RDPListen != "" {
 		s.Proxy, err = proxy.New(proxy.Config{
 			Name: cfg.Name, Cluster: cfg.Cluster, Store: cfg.Store, Catalog: cfg.Catalog, SecretServers: clients,
-			CertFile: cfg.CertFile, KeyFile: cfg.KeyFile, SpoolDir: cfg.SpoolDir, SpoolLimit: cfg.SpoolLimit,
+			CertFile: cfg.CertFile, KeyFile: cfg.KeyFile, SpoolDir: cfg.SpoolDir, SpoolLimit: cfg.SpoolLimit, RecordingFlushInterval: cfg.RecordingFlushInterval,
 			HandshakeTimeout: cfg.HandshakeTimeout, IdleTimeout: cfg.IdleTimeout,
 			MaxHandshakes: cfg.MaxHandshakes, MaxSessions: cfg.MaxSessions,
 			Now: cfg.Now, Logger: log.WithName("proxy"), Registerer: registry,

@@ -54,6 +54,9 @@ type Config struct {
 	// away); past it recordings fail as when storage fails (recordingPolicy decides). Default
 	// DefaultSpoolLimit; negative means no limit.
 	SpoolLimit int64
+	// RecordingFlushInterval ends a recording's chunk at least this often, so it bounds what a
+	// crash of the proxy loses; each chunk is one S3 PUT. Default DefaultRecordingFlushInterval.
+	RecordingFlushInterval time.Duration
 
 	// CertFile and KeyFile are the certificate presented to RDP clients (reloaded on change).
 	CertFile, KeyFile string
@@ -101,6 +104,9 @@ func (c *Config) checkAndSetDefaults() error {
 	}
 	if c.MaxHandshakes <= 0 {
 		c.MaxHandshakes = 64
+	}
+	if c.RecordingFlushInterval <= 0 {
+		c.RecordingFlushInterval = DefaultRecordingFlushInterval
 	}
 	if c.SpoolLimit == 0 {
 		c.SpoolLimit = DefaultSpoolLimit

@@ -31,8 +31,8 @@ import (
 const ReasonRecordingUnavailable = "RecordingUnavailable"
 
 const (
-	// recordingFlushInterval bounds what a crash of the proxy can lose of a recording.
-	recordingFlushInterval = 2 * time.Second
+	// DefaultRecordingFlushInterval is Config.RecordingFlushInterval's default.
+	DefaultRecordingFlushInterval = 2 * time.Second
 	// tapQueue is how many PDUs may wait for the recorder before the relay notices.
 	tapQueue = 4096
 	// dropRunGap joins drops less than this apart into one run of the manifest's dropped list.
@@ -166,15 +166,17 @@ type tap struct {
 	done    chan struct{}
 	dropped atomic.Int64
 	drops   dropLog
-	err     atomic.Value // error
+	// flushEvery ends a chunk at least this often (Config.RecordingFlushInterval).
+	flushEvery time.Duration
+	err        atomic.Value // error
 
 	keys    *keylog.Writer // nil without keystroke recording
 	keysBuf bytes.Buffer
 	decoder keylog.Decoder
 }
 
-func newTap(rec *storage.Recording, keystrokes bool) *tap {
-	t := &tap{rec: rec, queue: make(chan capture.Record, tapQueue), done: make(chan struct{})}
+func newTap(rec *storage.Recording, keystrokes bool, flushEvery time.Duration) *tap {
+	t := &tap{rec: rec, queue: make(chan capture.Record, tapQueue), done: make(chan struct{}), flushEvery: flushEvery}
 	if keystrokes {
 		t.keys = keylog.NewWriter(&t.keysBuf)
 	}
@@ -254,7 +256,7 @@ func (d *dropLog) list() []capture.Dropped {
 
 func (t *tap) run() {
 	defer close(t.done)
-	tick := time.NewTicker(recordingFlushInterval)
+	tick := time.NewTicker(t.flushEvery)
 	defer tick.Stop()
 	fail := func(err error) {
 		t.err.CompareAndSwap(nil, err)
@@ -362,7 +364,7 @@ func (c *connection) startRecording(ctx context.Context, sess *v1alpha1.Session,
 	if err != nil {
 		return nil, err
 	}
-	return newTap(rec, t.launcher.Spec.RecordKeystrokes), nil
+	return newTap(rec, t.launcher.Spec.RecordKeystrokes, c.s.cfg.RecordingFlushInterval), nil
 }
 
 // finishRecording closes a session's recording, and writes an audit entry on the secret in

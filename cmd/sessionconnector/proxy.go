@@ -20,6 +20,7 @@ import (
 	"github.com/sessionconnector/sessionconnector/frontdoor"
 	"github.com/sessionconnector/sessionconnector/kubescheme"
 	"github.com/sessionconnector/sessionconnector/launch"
+	"github.com/sessionconnector/sessionconnector/proxy"
 	"github.com/sessionconnector/sessionconnector/recorder/player"
 	storekube "github.com/sessionconnector/sessionconnector/sessionstore/kube"
 )
@@ -33,6 +34,7 @@ type proxyFlags struct {
 	certFile, keyFile        string
 	spoolDir                 string
 	spoolLimit               string
+	recordingFlush           time.Duration
 	configFile               string
 	playerDir                string
 	recordingURLLifetime     time.Duration
@@ -92,7 +94,7 @@ them without --config, come from the RDSCluster itself.`,
 				Name: f.name, Cluster: f.cluster,
 				Store:    storekube.New(c, ns, storekube.Options{}),
 				Catalog:  &catalogkube.Catalog{Client: c, Namespace: ns},
-				CertFile: f.certFile, KeyFile: f.keyFile, SpoolDir: f.spoolDir, SpoolLimit: spoolLimit,
+				CertFile: f.certFile, KeyFile: f.keyFile, SpoolDir: f.spoolDir, SpoolLimit: spoolLimit, RecordingFlushInterval: f.recordingFlush,
 				PlayerDir: f.playerDir, RecordingURLLifetime: f.recordingURLLifetime,
 				APIListen: f.apiListen, RDPListen: f.listen,
 				HandshakeTimeout: limits.HandshakeTimeout, IdleTimeout: limits.IdleTimeout,
@@ -116,6 +118,7 @@ them without --config, come from the RDSCluster itself.`,
 	fl.StringVar(&f.keyFile, "tls-key", "/etc/sessionconnector/tls/tls.key", "key of the certificate")
 	fl.StringVar(&f.spoolDir, "spool-dir", "/tmp/sessionconnector-spool", "folder that holds recordings until S3 has them (uploaded after a restart too)")
 	fl.StringVar(&f.spoolLimit, "spool-limit", "2Gi", "most bytes of recordings that may wait in the spool for S3; past it recordings fail as when storage fails (the launcher's recordingPolicy decides)")
+	fl.DurationVar(&f.recordingFlush, "recording-flush-interval", proxy.DefaultRecordingFlushInterval, "a recording's chunk ends at least this often: what a crash of the proxy can lose, and one S3 PUT each (about 1,800 an hour of busy session at 2s)")
 	fl.StringVar(&f.playerDir, "player-dir", "", "folder with the recording player (player.wasm and wasm_exec.js, built by make player) (default: \"player\" beside the binary, else "+player.SystemDir+", as in the image)")
 	fl.DurationVar(&f.recordingURLLifetime, "recording-url-lifetime", launch.DefaultRecordingURLLifetime, "how long the presigned S3 URLs the recording player gets work")
 	fl.StringVar(&f.configFile, "config", "", "proxy configuration file (limits) rendered by the operator; the RDSCluster's values fill what it leaves out")
