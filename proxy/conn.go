@@ -269,6 +269,7 @@ func (c *connection) handshake(ctx context.Context) (*legs, error) {
 	var rec *tap
 	if tgt.cluster.Spec.RecordingStorage != nil {
 		if rec, err = c.startRecording(ctx, sess, tgt); err != nil {
+			c.s.metrics.recordings.WithLabelValues(recordingNotStarted).Inc()
 			if tgt.launcher.Spec.RecordingPolicy != v1alpha1.RecordingBestEffort {
 				return nil, reject("recording_unavailable", ReasonRecordingUnavailable, "the session cannot be recorded, and its launcher requires recording", err)
 			}

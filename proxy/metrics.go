@@ -11,9 +11,21 @@ type metrics struct {
 	latency    prometheus.Histogram
 	bytes      *prometheus.CounterVec
 	ended      *prometheus.CounterVec
+	recordings *prometheus.CounterVec
+	dropped    prometheus.Counter
 }
 
-func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+// Outcomes of sessionconnector_recordings_total.
+const (
+	recordingComplete   = "complete"    // stored, the whole session
+	recordingIncomplete = "incomplete"  // stored, with PDUs dropped (BestEffort)
+	recordingFailed     = "failed"      // not finished: left in the spool for the next start
+	recordingNotStarted = "not_started" // the session ran unrecorded (BestEffort) or was refused
+)
+
+// newMetrics returns the proxy's metrics; spooled, when set, reports the bytes of recordings
+// waiting in the spool.
+func newMetrics(reg prometheus.Registerer, spooled func() float64) (*metrics, error) {
 	m := &metrics{
 		active: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "sessionconnector_proxy_active_sessions",
@@ -36,9 +48,24 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "sessionconnector_proxy_sessions_ended_total",
 			Help: "Relayed sessions by how they ended.",
 		}, []string{"reason"}),
+		recordings: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sessionconnector_recordings_total",
+			Help: "Session recordings by outcome (complete, incomplete: PDUs dropped, failed: left in the spool, not_started).",
+		}, []string{"outcome"}),
+		dropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "sessionconnector_recording_dropped_pdus_total",
+			Help: "PDUs best-effort recordings left out because the recorder could not keep up.",
+		}),
+	}
+	collectors := []prometheus.Collector{m.active, m.handshakes, m.latency, m.bytes, m.ended, m.recordings, m.dropped}
+	if spooled != nil {
+		collectors = append(collectors, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "sessionconnector_recording_spool_bytes",
+			Help: "Bytes of recordings waiting in the spool for S3 (see --spool-limit).",
+		}, spooled))
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.active, m.handshakes, m.latency, m.bytes, m.ended} {
+		for _, c := range collectors {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}

@@ -157,7 +157,8 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := newMetrics(cfg.Registerer)
+	budget := storage.NewBudget(cfg.SpoolLimit)
+	m, err := newMetrics(cfg.Registerer, func() float64 { return float64(budget.Used()) })
 	if err != nil {
 		return nil, fmt.Errorf("proxy metrics: %w", err)
 	}
@@ -165,7 +166,7 @@ func New(cfg Config) (*Server, error) {
 	return &Server{
 		cfg: cfg, cert: cert, metrics: m,
 		rec: &recorders{spool: cfg.SpoolDir, log: cfg.Logger.WithName("recorder"), ctx: recCtx,
-			budget: storage.NewBudget(cfg.SpoolLimit)},
+			budget: budget},
 		stopRec:    stopRec,
 		handshakes: make(chan struct{}, cfg.MaxHandshakes),
 		listeners:  map[net.Listener]struct{}{},

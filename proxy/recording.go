@@ -374,9 +374,17 @@ func (c *connection) finishRecording(t *target, rec *tap, started time.Time) *v1
 	defer cancel()
 	rs := t.cluster.Spec.RecordingStorage
 	ref, err := rec.finish(ctx, rs, c.session.Name)
-	if err != nil {
+	c.s.metrics.dropped.Add(float64(rec.dropped.Load()))
+	switch {
+	case err != nil:
+		c.s.metrics.recordings.WithLabelValues(recordingFailed).Inc()
 		c.log.Error(err, "the recording could not be completed; it stays in the spool and is uploaded when storage is back", "recording", ref.URI)
-	} else {
+	default:
+		outcome := recordingComplete
+		if !ref.Complete {
+			outcome = recordingIncomplete
+		}
+		c.s.metrics.recordings.WithLabelValues(outcome).Inc()
 		c.log.Info("recording stored", "recording", ref.URI, "sha256", ref.SHA256, "complete", ref.Complete, "droppedPDUs", rec.dropped.Load())
 	}
 	comment := fmt.Sprintf("Session Connector session %s: user %s, target %s, launcher %s, %s to %s; recording %s sha256 %s",

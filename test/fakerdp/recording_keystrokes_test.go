@@ -68,6 +68,12 @@ func TestRecordingKeepsKeystrokesOnlyWhenAsked(t *testing.T) {
 			if s.Status.Recording == nil || !s.Status.Recording.Complete {
 				t.Fatalf("recording reference %+v", s.Status.Recording)
 			}
+			if n := lab.Metric("sessionconnector_recordings_total", "outcome", "complete"); n != 1 {
+				t.Fatalf("%v complete recordings counted, want 1", n)
+			}
+			if n := lab.Metric("sessionconnector_recording_spool_bytes"); n != 0 {
+				t.Fatalf("%v bytes still spooled after the recording was stored", n)
+			}
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
 			rd, err := storage.OpenRecording(ctx, s3.Client(t), s3.Bucket, "keys", tk.ID)

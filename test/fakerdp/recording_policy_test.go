@@ -43,6 +43,9 @@ func TestRecordingPolicy(t *testing.T) {
 				if lab.Target.Stats().Logons != 0 {
 					t.Fatal("the target got the credentials of a session that was refused")
 				}
+				if n := lab.Metric("sessionconnector_recordings_total", "outcome", "not_started"); n != 1 {
+					t.Fatalf("%v recordings counted as not started, want 1", n)
+				}
 				return
 			}
 			if err != nil {
