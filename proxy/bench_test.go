@@ -56,6 +56,7 @@ import (
 	"github.com/sessionconnector/sessionconnector/test/fakerdp"
 	"github.com/sessionconnector/sessionconnector/test/peers"
 	"github.com/sessionconnector/sessionconnector/test/s3peer"
+	"github.com/sessionconnector/sessionconnector/test/tcpfwd"
 	"github.com/sessionconnector/sessionconnector/ticket"
 )
 
@@ -859,69 +860,17 @@ type s3Gate struct {
 
 func startS3Gate(b *testing.B, upstream string) *s3Gate {
 	b.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	g := &s3Gate{addr: ln.Addr().String()}
+	g := &s3Gate{}
 	g.cond = sync.NewCond(&g.mu)
-	var (
-		wg    sync.WaitGroup
-		mu    sync.Mutex
-		conns []net.Conn
-	)
-	wg.Go(func() {
-		for {
-			in, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			out, err := net.Dial("tcp", upstream)
-			if err != nil {
-				_ = in.Close()
-				continue
-			}
-			mu.Lock()
-			conns = append(conns, in, out)
-			mu.Unlock()
-			wg.Go(func() {
-				_, _ = io.Copy(in, out)
-				_ = in.Close()
-			})
-			wg.Go(func() {
-				buf := make([]byte, 16<<10)
-				for {
-					n, err := in.Read(buf)
-					if n > 0 && (!g.admit(n) || writeAll(out, buf[:n]) != nil) {
-						break
-					}
-					if err != nil {
-						break
-					}
-				}
-				_ = out.Close()
-			})
-		}
-	})
-	b.Cleanup(func() {
+	fwd := tcpfwd.Start(b, tcpfwd.Options{Upstream: func() string { return upstream }, Up: g.admit})
+	g.addr = fwd.Addr
+	b.Cleanup(func() { // runs before the forwarder's: release the uploads it holds
 		g.mu.Lock()
 		g.closed = true
 		g.cond.Broadcast()
 		g.mu.Unlock()
-		_ = ln.Close()
-		mu.Lock()
-		for _, c := range conns {
-			_ = c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
 	})
 	return g
-}
-
-func writeAll(w io.Writer, p []byte) error {
-	_, err := w.Write(p)
-	return err
 }
 
 // admit waits until n bytes may go to S3; false when the gate is closed.

@@ -7,13 +7,11 @@ import (
 	"crypto/x509"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -23,6 +21,7 @@ import (
 	"github.com/sessionconnector/sessionconnector/standalone"
 	"github.com/sessionconnector/sessionconnector/test/logbuf"
 	"github.com/sessionconnector/sessionconnector/test/s3peer"
+	"github.com/sessionconnector/sessionconnector/test/tcpfwd"
 	"github.com/sessionconnector/sessionconnector/test/xrdppeer"
 	"github.com/sessionconnector/sessionconnector/ticket"
 )
@@ -215,61 +214,12 @@ type counter struct {
 
 func startCounter(b *testing.B) *counter {
 	b.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	c := &counter{addr: ln.Addr().String()}
-	var (
-		wg    sync.WaitGroup
-		mu    sync.Mutex
-		conns []net.Conn
-	)
-	wg.Go(func() {
-		for {
-			in, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			up, _ := c.upstream.Load().(string)
-			out, err := net.Dial("tcp", up)
-			if err != nil {
-				_ = in.Close()
-				continue
-			}
-			mu.Lock()
-			conns = append(conns, in, out)
-			mu.Unlock()
-			wg.Go(func() { pipe(out, in, &c.toTarget) })
-			wg.Go(func() { pipe(in, out, &c.toClient) })
-		}
+	c := &counter{}
+	fwd := tcpfwd.Start(b, tcpfwd.Options{
+		Upstream: func() string { up, _ := c.upstream.Load().(string); return up },
+		Up:       func(n int) bool { c.toTarget.Add(int64(n)); return true },
+		Down:     func(n int) bool { c.toClient.Add(int64(n)); return true },
 	})
-	b.Cleanup(func() {
-		_ = ln.Close()
-		mu.Lock()
-		for _, conn := range conns {
-			_ = conn.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
+	c.addr = fwd.Addr
 	return c
-}
-
-// pipe copies src to dst, counting, then closes dst.
-func pipe(dst, src net.Conn, n *atomic.Int64) {
-	buf := make([]byte, 32<<10)
-	for {
-		k, err := src.Read(buf)
-		if k > 0 {
-			n.Add(int64(k))
-			if _, werr := dst.Write(buf[:k]); werr != nil {
-				break
-			}
-		}
-		if err != nil {
-			break
-		}
-	}
-	_ = dst.Close()
 }
