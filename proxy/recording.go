@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sync"
@@ -97,12 +98,50 @@ func (r *recorders) storeFor(ctx context.Context, cat catalog.Catalog, cluster *
 		if len(recovered) > 0 {
 			r.log.Info("uploaded interrupted recordings left in the spool", "sessions", recovered)
 		}
+		for _, session := range recovered {
+			if err := rebuildKeystrokes(r.ctx, s, session); err != nil {
+				r.log.Error(err, "could not rebuild the keystroke log of a recovered recording", "session", session)
+			}
+		}
 	}()
 	if r.stores == nil {
 		r.stores = map[string]*storage.Store{}
 	}
 	r.stores[key] = s
 	return s, nil
+}
+
+// rebuildKeystrokes stores the keystroke log of a recording recovered from the spool, which
+// its crashed process never wrote (the log is written when a session ends), from the key
+// events in the recording itself. Key events are in a recording only when its launcher asked
+// for keystrokes (they are removed otherwise), so a recording without any gets no log.
+func rebuildKeystrokes(ctx context.Context, s *storage.Store, session string) error {
+	rd, err := s.Open(ctx, session)
+	if err != nil {
+		return err
+	}
+	defer rd.Close()
+	keys := newKeystrokeLog()
+	for {
+		rec, err := rd.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		if rec.Direction == capture.ClientToTarget {
+			keys.feed(rec)
+		}
+	}
+	if keys.entries == 0 {
+		return nil
+	}
+	log, err := keys.bytes()
+	if err != nil {
+		return err
+	}
+	return s.PutKeystrokes(ctx, session, log)
 }
 
 // recoverRecordings uploads, at start, what a previous process left in the spool for the
@@ -170,23 +209,35 @@ type tap struct {
 	flushEvery time.Duration
 	err        atomic.Value // error
 
-	keys    *keylog.Writer // nil without keystroke recording
-	keysBuf bytes.Buffer
-	decoder keylog.Decoder
+	keys *keystrokeLog // nil without keystroke recording
 }
 
 func newTap(rec *storage.Recording, keystrokes bool, flushEvery time.Duration) *tap {
 	t := &tap{rec: rec, queue: make(chan capture.Record, tapQueue), done: make(chan struct{}), flushEvery: flushEvery}
 	if keystrokes {
-		t.keys = keylog.NewWriter(&t.keysBuf)
+		t.keys = newKeystrokeLog()
 	}
 	go t.run()
 	return t
 }
 
-// keystrokes feeds the keystroke log from a client PDU: fast-path input, or a slow-path Input
-// PDU in an MCS Send Data Request.
-func (t *tap) keystrokes(rec capture.Record) {
+// keystrokeLog decodes the client's input into a keystroke log (recorder/keylog JSON Lines).
+type keystrokeLog struct {
+	buf     bytes.Buffer
+	w       *keylog.Writer
+	decoder keylog.Decoder
+	entries int
+}
+
+func newKeystrokeLog() *keystrokeLog {
+	k := &keystrokeLog{}
+	k.w = keylog.NewWriter(&k.buf)
+	return k
+}
+
+// feed takes a client PDU: fast-path input, or a slow-path Input PDU in an MCS Send Data
+// Request; anything else is ignored.
+func (k *keystrokeLog) feed(rec capture.Record) {
 	var events []input.Event
 	var err error
 	switch rec.Kind {
@@ -207,10 +258,19 @@ func (t *tap) keystrokes(rec capture.Record) {
 		return // not input, or input this decoder does not know: the capture still has it
 	}
 	for _, ev := range events {
-		if e, ok := t.decoder.Feed(rec.Time, ev); ok {
-			_ = t.keys.WriteEntry(e)
+		if e, ok := k.decoder.Feed(rec.Time, ev); ok {
+			_ = k.w.WriteEntry(e)
+			k.entries++
 		}
 	}
+}
+
+// bytes ends the log and returns it.
+func (k *keystrokeLog) bytes() ([]byte, error) {
+	if err := k.w.Flush(); err != nil {
+		return nil, err
+	}
+	return k.buf.Bytes(), nil
 }
 
 // add queues a copy of a PDU; false when the recorder cannot keep up.
@@ -268,7 +328,7 @@ func (t *tap) run() {
 				return
 			}
 			if t.keys != nil && rec.Direction == capture.ClientToTarget {
-				t.keystrokes(rec)
+				t.keys.feed(rec)
 			}
 			if t.keys == nil && rec.Direction == capture.ClientToTarget {
 				var keep bool
@@ -329,8 +389,8 @@ func (t *tap) finish(ctx context.Context, rs *v1alpha1.RecordingStorageSpec, ses
 	<-t.done
 	ref := &v1alpha1.RecordingReference{URI: "s3://" + rs.Bucket + "/" + storage.ManifestKey(rs.Prefix, session)}
 	if t.keys != nil {
-		if err := t.keys.Flush(); err == nil {
-			if err := t.rec.PutKeystrokes(ctx, t.keysBuf.Bytes()); err != nil {
+		if log, err := t.keys.bytes(); err == nil {
+			if err := t.rec.PutKeystrokes(ctx, log); err != nil {
 				t.err.CompareAndSwap(nil, fmt.Errorf("store the keystroke log: %w", err))
 			}
 		}

@@ -282,7 +282,21 @@ const KeystrokesName = "keystrokes.jsonl"
 // PutKeystrokes stores a session's keystroke log (recorder/keylog's JSON Lines) beside its
 // recording, retrying while S3 is away.
 func (r *Recording) PutKeystrokes(ctx context.Context, log []byte) error {
-	return r.s.putRetry(ctx, path.Join(r.s.cfg.Prefix, r.meta.Session, KeystrokesName), log)
+	return r.s.PutKeystrokes(ctx, r.meta.Session, log)
+}
+
+// PutKeystrokes stores the keystroke log of a session recorded earlier (one recovered from the
+// spool, say), retrying while S3 is away.
+func (s *Store) PutKeystrokes(ctx context.Context, session string, log []byte) error {
+	if !sessionRE.MatchString(session) {
+		return fmt.Errorf("storage: invalid session id %q", session)
+	}
+	return s.putRetry(ctx, path.Join(s.cfg.Prefix, session, KeystrokesName), log)
+}
+
+// Open reads a stored recording of this Store's bucket and prefix (see OpenRecording).
+func (s *Store) Open(ctx context.Context, session string) (*capture.Reader, error) {
+	return OpenRecording(ctx, s.cfg.Client, s.cfg.Bucket, s.cfg.Prefix, session)
 }
 
 // SetDropped records in the manifest the PDUs a best-effort recorder left out; call it before

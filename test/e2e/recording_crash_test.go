@@ -12,11 +12,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessionconnector/sessionconnector/rdp/input"
 	"github.com/sessionconnector/sessionconnector/test/testbin"
 
 	"github.com/minio/minio-go/v7"
 
 	"github.com/sessionconnector/sessionconnector/recorder/capture"
+	"github.com/sessionconnector/sessionconnector/recorder/keylog"
 	"github.com/sessionconnector/sessionconnector/recorder/storage"
 	"github.com/sessionconnector/sessionconnector/secretserver/emulator"
 	"github.com/sessionconnector/sessionconnector/test/fakerdp"
@@ -75,7 +77,7 @@ stringData: {accessKeyId: %q, secretAccessKey: %q}
 apiVersion: sessionconnector.io/v1alpha1
 kind: SessionLauncher
 metadata: {name: rdp}
-spec: {clusterRef: crash, templates: [{name: Windows Account}]}
+spec: {clusterRef: crash, templates: [{name: Windows Account}], recordKeystrokes: true}
 `, target.CertSHA256(), "http://"+s3.Endpoint, s3.Bucket, ss.URL, indent(string(ss.CAPEM), "      "), s3.AccessKey, s3.SecretKey))
 	state := t.TempDir()
 	apiPort, rdpPort := testbin.FreePort(t), testbin.FreePort(t)
@@ -121,9 +123,18 @@ spec: {clusterRef: crash, templates: [{name: Windows Account}]}
 
 	proc := start()
 	c, tk := connect()
-	for range 30 { // 3 s of traffic: at least one flush of the recording (every 2 s)
+	typed := "echo crash"
+	for i := range 30 { // 3 s of traffic: at least one flush of the recording (every 2 s)
 		payload, _ := fakerdp.DataPDU(100, c.UserID())
 		frame, _ := c.DataFrame(payload)
+		if i < len(typed) { // and a line typed, as fast-path Unicode key events
+			press := input.Event{Source: input.FastPath, Kind: input.KindUnicode, Unicode: rune(typed[i])}
+			release := press
+			release.Released = true
+			if frame, err = input.MarshalFastPath([]input.Event{press, release}); err != nil {
+				t.Fatal(err)
+			}
+		}
 		if err := c.Send(frame); err != nil {
 			t.Fatal(err)
 		}
@@ -168,6 +179,25 @@ spec: {clusterRef: crash, templates: [{name: Windows Account}]}
 	}
 	if rep.Records < 20 {
 		t.Fatalf("only %d records survived the crash", rep.Records)
+	}
+	// The keystroke log, which the crashed process never wrote, is rebuilt from the recording.
+	var keys []keylog.Entry
+	for time.Now().Before(deadline) {
+		if obj, err := client.GetObject(ctx, s3.Bucket, "rec/"+tk.ID+"/"+storage.KeystrokesName, minio.GetObjectOptions{}); err == nil {
+			keys, err = keylog.Parse(obj)
+			_ = obj.Close()
+			if err == nil {
+				break
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	var text strings.Builder
+	for _, e := range keys {
+		text.WriteString(e.String())
+	}
+	if text.String() != typed {
+		t.Fatalf("rebuilt keystroke log %q, want %q", text.String(), typed)
 	}
 	for _, pw := range []string{"Crash-Target-Pass-1", "Crash-Connector-Pass-1", "Crash-Alice-Pass-1", s3.SecretKey} {
 		if strings.Contains(logs.String(), pw) {
