@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -450,6 +451,9 @@ func (c *connection) finishRecording(t *target, rec *tap, started time.Time) *v1
 	comment := fmt.Sprintf("Session Connector session %s: user %s, target %s, launcher %s, %s to %s; recording %s sha256 %s",
 		c.session.Name, c.session.Spec.User, c.session.Spec.Target, c.session.Spec.LauncherRef,
 		started.UTC().Format(time.RFC3339), c.s.cfg.Now().UTC().Format(time.RFC3339), ref.URI, ref.SHA256)
+	if base := strings.TrimRight(rs.PlayerURL, "/"); base != "" {
+		comment += "; watch it at " + base + "/recordings/" + c.session.Name
+	}
 	if err := c.audit(ctx, t.cluster, comment); err != nil {
 		c.log.Error(err, "could not write the audit entry in Secret Server")
 	}

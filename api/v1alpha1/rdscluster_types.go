@@ -152,6 +152,13 @@ type RecordingStorageSpec struct {
 	// CABundle is a PEM bundle that signs the storage endpoint's certificate.
 	// +optional
 	CABundle string `json:"caBundle,omitempty"`
+
+	// PlayerURL is the launch API's address as users open it in a browser, e.g.
+	// https://connector.example.com: the audit entry of each session in Secret Server then
+	// links to its recording in the player (PlayerURL/recordings/SESSION).
+	// +kubebuilder:validation:Pattern=`^https://[^/?#\s]+(/[^?#\s]*)?$`
+	// +optional
+	PlayerURL string `json:"playerURL,omitempty"`
 }
 
 // AgentsSpec configures the RDS-node agents: a DaemonSet of HostProcess containers on the

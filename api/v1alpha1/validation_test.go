@@ -45,6 +45,10 @@ func TestRDSClusterDefaultsAndValidation(t *testing.T) {
 		"no url":            {func(r *v1alpha1.RDSCluster) { r.Spec.SecretServer.URL = "" }, "spec.secretServer.url"},
 		"port out of range": {func(r *v1alpha1.RDSCluster) { r.Spec.ExternalPort = 70000 }, "spec.externalPort"},
 		"bad service type":  {func(r *v1alpha1.RDSCluster) { r.Spec.Proxy.Service.Type = "ExternalName" }, "spec.proxy.service.type"},
+		"http player url": {func(r *v1alpha1.RDSCluster) {
+			r.Spec.RecordingStorage = &v1alpha1.RecordingStorageSpec{Endpoint: "https://s3.example.com", Bucket: "rec",
+				CredentialsSecretRef: v1alpha1.LocalSecretReference{Name: "s3"}, PlayerURL: "http://connector.example.com"}
+		}, "spec.recordingStorage.playerURL"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			r := cluster("bad-"+strings.ReplaceAll(name, " ", "-"), "https://vault.example.com")

@@ -75,7 +75,7 @@ func startRecordedWorld(t *testing.T, s3 *s3peer.Peer, targets ...targetSpec) *w
 	recording := ""
 	if s3 != nil {
 		fmt.Fprintf(&manifests, "---\napiVersion: v1\nkind: Secret\nmetadata: {name: s3}\nstringData: {accessKeyId: %q, secretAccessKey: %q}\n", s3.AccessKey, s3.SecretKey)
-		recording = fmt.Sprintf("  recordingStorage: {endpoint: %q, bucket: %q, prefix: recordings, credentialsSecretRef: {name: s3}}\n", "http://"+s3.Endpoint, s3.Bucket)
+		recording = fmt.Sprintf("  recordingStorage: {endpoint: %q, bucket: %q, prefix: recordings, credentialsSecretRef: {name: s3}, playerURL: \"https://connector.example.com/\"}\n", "http://"+s3.Endpoint, s3.Bucket)
 		w.secrets = append(w.secrets, s3.SecretKey)
 	}
 	for _, tg := range targets {

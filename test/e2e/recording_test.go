@@ -104,7 +104,8 @@ func TestRecordedSessionToXrdp(t *testing.T) {
 
 	var audited bool
 	for _, a := range w.ss.Emulator.Audits(42) {
-		if strings.Contains(a.Notes, rec.URI) && strings.Contains(a.Notes, rec.SHA256) && strings.Contains(a.Notes, tk.ID) {
+		if strings.Contains(a.Notes, rec.URI) && strings.Contains(a.Notes, rec.SHA256) && strings.Contains(a.Notes, tk.ID) &&
+			strings.Contains(a.Notes, "watch it at https://connector.example.com/recordings/"+tk.ID) {
 			audited = true
 		}
 	}
