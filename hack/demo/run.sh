@@ -73,6 +73,7 @@ cat >>"$STATE/config/rdscluster.yaml" <<YAML
     region: us-east-1
     credentialsSecretRef:
       name: recording-storage
+    playerURL: https://$API_ADDR # the audit entry on the secret links to the player
 YAML
 cat >>"$STATE/config/secrets.yaml" <<YAML
 ---
