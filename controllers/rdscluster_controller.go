@@ -14,7 +14,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -314,17 +313,7 @@ func (r *RDSClusterReconciler) SetupWithManager(mgr ctrl.Manager, opts controlle
 
 // clustersForSecret maps a Secret to the clusters of its namespace that use it.
 func (r *RDSClusterReconciler) clustersForSecret(ctx context.Context, obj client.Object) []reconcile.Request {
-	var list v1alpha1.RDSClusterList
-	if err := r.Client.List(ctx, &list, client.InNamespace(obj.GetNamespace()),
-		client.MatchingFields{indexClusterSecret: obj.GetName()}); err != nil {
-		ctrl.LoggerFrom(ctx).Error(err, "list RDSClusters for a Secret", "secret", obj.GetName())
-		return nil
-	}
-	reqs := make([]reconcile.Request, 0, len(list.Items))
-	for _, c := range list.Items {
-		reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: c.Namespace, Name: c.Name}})
-	}
-	return reqs
+	return requestsFor(ctx, r.Client, &v1alpha1.RDSClusterList{}, indexClusterSecret, obj)
 }
 
 // clusterSecretNames indexes a cluster by every Secret it uses.

@@ -9,7 +9,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -222,17 +221,7 @@ func (r *SessionReconciler) SetupWithManager(mgr ctrl.Manager, opts controller.O
 }
 
 func (r *SessionReconciler) sessionsForPod(ctx context.Context, obj client.Object) []reconcile.Request {
-	var list v1alpha1.SessionList
-	if err := r.Client.List(ctx, &list, client.InNamespace(obj.GetNamespace()),
-		client.MatchingFields{indexSessionProxy: obj.GetName()}); err != nil {
-		ctrl.LoggerFrom(ctx).Error(err, "list Sessions of a proxy pod", "pod", obj.GetName())
-		return nil
-	}
-	reqs := make([]reconcile.Request, 0, len(list.Items))
-	for _, s := range list.Items {
-		reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: s.Namespace, Name: s.Name}})
-	}
-	return reqs
+	return requestsFor(ctx, r.Client, &v1alpha1.SessionList{}, indexSessionProxy, obj)
 }
 
 // sessionProxyIndex indexes the sessions a proxy pod holds.

@@ -8,7 +8,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -112,15 +111,5 @@ func (r *SessionLauncherReconciler) SetupWithManager(mgr ctrl.Manager, opts cont
 }
 
 func (r *SessionLauncherReconciler) launchersForCluster(ctx context.Context, obj client.Object) []reconcile.Request {
-	var list v1alpha1.SessionLauncherList
-	if err := r.Client.List(ctx, &list, client.InNamespace(obj.GetNamespace()),
-		client.MatchingFields{indexLauncherCluster: obj.GetName()}); err != nil {
-		ctrl.LoggerFrom(ctx).Error(err, "list SessionLaunchers for an RDSCluster", "cluster", obj.GetName())
-		return nil
-	}
-	reqs := make([]reconcile.Request, 0, len(list.Items))
-	for _, l := range list.Items {
-		reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: l.Namespace, Name: l.Name}})
-	}
-	return reqs
+	return requestsFor(ctx, r.Client, &v1alpha1.SessionLauncherList{}, indexLauncherCluster, obj)
 }
