@@ -154,6 +154,42 @@ func set(blocks *[]Block, t uint16, data []byte) {
 	*blocks = append(*blocks, Block{Type: t, Data: data})
 }
 
+// parseUserData splits a user data area into blocks and checks each with check.
+func parseUserData(b []byte, side string, check func(Block) error) ([]Block, error) {
+	if len(b) > MaxUserDataLen {
+		return nil, malformed("%s data of %d bytes, at most %d", side, len(b), MaxUserDataLen)
+	}
+	blocks, err := parseBlocks(b)
+	if err != nil {
+		return nil, err
+	}
+	for _, blk := range blocks {
+		if err := check(blk); err != nil {
+			return nil, err
+		}
+	}
+	return blocks, nil
+}
+
+// view decodes block b of type t with parse, or says that there is none.
+func view[T any](b *Block, t uint16, parse func([]byte) (T, error)) (T, error) {
+	if b == nil {
+		var none T
+		return none, noBlock(t)
+	}
+	return parse(b.Data)
+}
+
+// put encodes v into the block of type t, appending one when absent.
+func put(blocks *[]Block, t uint16, v interface{ Marshal() ([]byte, error) }) error {
+	data, err := v.Marshal()
+	if err != nil {
+		return err
+	}
+	set(blocks, t, data)
+	return nil
+}
+
 func noBlock(t uint16) error {
 	return fmt.Errorf("%w: %s", ErrNoBlock, BlockName(t))
 }
@@ -162,15 +198,7 @@ func noBlock(t uint16) error {
 // data aliases b. The typed blocks (CS_CORE, CS_SECURITY, CS_NET, CS_CLUSTER) are checked as
 // their views would decode them; every other block is kept as it is.
 func ParseClientData(b []byte) (*ClientData, error) {
-	if len(b) > MaxUserDataLen {
-		return nil, malformed("client data of %d bytes, at most %d", len(b), MaxUserDataLen)
-	}
-	blocks, err := parseBlocks(b)
-	if err != nil {
-		return nil, err
-	}
-	for _, blk := range blocks {
-		var err error
+	blocks, err := parseUserData(b, "client", func(blk Block) (err error) {
 		switch blk.Type {
 		case CSCore:
 			_, err = ParseClientCore(blk.Data)
@@ -181,9 +209,10 @@ func ParseClientData(b []byte) (*ClientData, error) {
 		case CSCluster:
 			_, err = ParseClientCluster(blk.Data)
 		}
-		if err != nil {
-			return nil, err
-		}
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
 	return &ClientData{Blocks: blocks}, nil
 }
@@ -220,11 +249,7 @@ func (d *ClientData) Remove(t uint16) bool {
 
 // Core decodes the CS_CORE block; the result is a copy, stored back by SetCore.
 func (d *ClientData) Core() (*ClientCore, error) {
-	b := d.Find(CSCore)
-	if b == nil {
-		return nil, noBlock(CSCore)
-	}
-	return ParseClientCore(b.Data)
+	return view(d.Find(CSCore), CSCore, ParseClientCore)
 }
 
 // SetCore encodes c into the CS_CORE block, appending one when absent.
@@ -232,21 +257,12 @@ func (d *ClientData) SetCore(c *ClientCore) error {
 	if d == nil {
 		return invalid("nil user data")
 	}
-	data, err := c.Marshal()
-	if err != nil {
-		return err
-	}
-	set(&d.Blocks, CSCore, data)
-	return nil
+	return put(&d.Blocks, CSCore, c)
 }
 
 // Security decodes the CS_SECURITY block.
 func (d *ClientData) Security() (*ClientSecurity, error) {
-	b := d.Find(CSSecurity)
-	if b == nil {
-		return nil, noBlock(CSSecurity)
-	}
-	return ParseClientSecurity(b.Data)
+	return view(d.Find(CSSecurity), CSSecurity, ParseClientSecurity)
 }
 
 // SetSecurity encodes s into the CS_SECURITY block, appending one when absent.
@@ -254,21 +270,12 @@ func (d *ClientData) SetSecurity(s *ClientSecurity) error {
 	if d == nil {
 		return invalid("nil user data")
 	}
-	data, err := s.Marshal()
-	if err != nil {
-		return err
-	}
-	set(&d.Blocks, CSSecurity, data)
-	return nil
+	return put(&d.Blocks, CSSecurity, s)
 }
 
 // Network decodes the CS_NET block.
 func (d *ClientData) Network() (*ClientNetwork, error) {
-	b := d.Find(CSNet)
-	if b == nil {
-		return nil, noBlock(CSNet)
-	}
-	return ParseClientNetwork(b.Data)
+	return view(d.Find(CSNet), CSNet, ParseClientNetwork)
 }
 
 // SetNetwork encodes n into the CS_NET block, appending one when absent.
@@ -276,21 +283,12 @@ func (d *ClientData) SetNetwork(n *ClientNetwork) error {
 	if d == nil {
 		return invalid("nil user data")
 	}
-	data, err := n.Marshal()
-	if err != nil {
-		return err
-	}
-	set(&d.Blocks, CSNet, data)
-	return nil
+	return put(&d.Blocks, CSNet, n)
 }
 
 // Cluster decodes the CS_CLUSTER block.
 func (d *ClientData) Cluster() (*ClientCluster, error) {
-	b := d.Find(CSCluster)
-	if b == nil {
-		return nil, noBlock(CSCluster)
-	}
-	return ParseClientCluster(b.Data)
+	return view(d.Find(CSCluster), CSCluster, ParseClientCluster)
 }
 
 // SetCluster encodes c into the CS_CLUSTER block, appending one when absent.
@@ -298,27 +296,14 @@ func (d *ClientData) SetCluster(c *ClientCluster) error {
 	if d == nil {
 		return invalid("nil user data")
 	}
-	data, err := c.Marshal()
-	if err != nil {
-		return err
-	}
-	set(&d.Blocks, CSCluster, data)
-	return nil
+	return put(&d.Blocks, CSCluster, c)
 }
 
 // ParseServerData parses a server user data area (ConferenceCreateResponse.UserData). Block
 // data aliases b. The typed blocks (SC_CORE, SC_SECURITY, SC_NET) are checked as their views
 // would decode them; every other block is kept as it is.
 func ParseServerData(b []byte) (*ServerData, error) {
-	if len(b) > MaxUserDataLen {
-		return nil, malformed("server data of %d bytes, at most %d", len(b), MaxUserDataLen)
-	}
-	blocks, err := parseBlocks(b)
-	if err != nil {
-		return nil, err
-	}
-	for _, blk := range blocks {
-		var err error
+	blocks, err := parseUserData(b, "server", func(blk Block) (err error) {
 		switch blk.Type {
 		case SCCore:
 			_, err = ParseServerCore(blk.Data)
@@ -327,9 +312,10 @@ func ParseServerData(b []byte) (*ServerData, error) {
 		case SCNet:
 			_, err = ParseServerNetwork(blk.Data)
 		}
-		if err != nil {
-			return nil, err
-		}
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
 	return &ServerData{Blocks: blocks}, nil
 }
@@ -352,11 +338,7 @@ func (d *ServerData) Find(t uint16) *Block {
 
 // Core decodes the SC_CORE block; the result is a copy, stored back by SetCore.
 func (d *ServerData) Core() (*ServerCore, error) {
-	b := d.Find(SCCore)
-	if b == nil {
-		return nil, noBlock(SCCore)
-	}
-	return ParseServerCore(b.Data)
+	return view(d.Find(SCCore), SCCore, ParseServerCore)
 }
 
 // SetCore encodes c into the SC_CORE block, appending one when absent.
@@ -364,21 +346,12 @@ func (d *ServerData) SetCore(c *ServerCore) error {
 	if d == nil {
 		return invalid("nil user data")
 	}
-	data, err := c.Marshal()
-	if err != nil {
-		return err
-	}
-	set(&d.Blocks, SCCore, data)
-	return nil
+	return put(&d.Blocks, SCCore, c)
 }
 
 // Security decodes the SC_SECURITY block.
 func (d *ServerData) Security() (*ServerSecurity, error) {
-	b := d.Find(SCSecurity)
-	if b == nil {
-		return nil, noBlock(SCSecurity)
-	}
-	return ParseServerSecurity(b.Data)
+	return view(d.Find(SCSecurity), SCSecurity, ParseServerSecurity)
 }
 
 // SetSecurity encodes s into the SC_SECURITY block, appending one when absent.
@@ -386,21 +359,12 @@ func (d *ServerData) SetSecurity(s *ServerSecurity) error {
 	if d == nil {
 		return invalid("nil user data")
 	}
-	data, err := s.Marshal()
-	if err != nil {
-		return err
-	}
-	set(&d.Blocks, SCSecurity, data)
-	return nil
+	return put(&d.Blocks, SCSecurity, s)
 }
 
 // Network decodes the SC_NET block.
 func (d *ServerData) Network() (*ServerNetwork, error) {
-	b := d.Find(SCNet)
-	if b == nil {
-		return nil, noBlock(SCNet)
-	}
-	return ParseServerNetwork(b.Data)
+	return view(d.Find(SCNet), SCNet, ParseServerNetwork)
 }
 
 // SetNetwork encodes n into the SC_NET block, appending one when absent.
@@ -408,10 +372,5 @@ func (d *ServerData) SetNetwork(n *ServerNetwork) error {
 	if d == nil {
 		return invalid("nil user data")
 	}
-	data, err := n.Marshal()
-	if err != nil {
-		return err
-	}
-	set(&d.Blocks, SCNet, data)
-	return nil
+	return put(&d.Blocks, SCNet, n)
 }
