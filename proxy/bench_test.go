@@ -759,10 +759,10 @@ func waitQuiet(j *spoolJournal) int64 {
 }
 
 // recordedBatch is how many PDUs the recorded throughput mode sends before it waits for the
-// recording to catch up: 1,024 records (each PDU is recorded twice, sent and echoed) plus the
-// chunk being filled stay well below the tap's queue of 4,096 PDUs, so the session, whose
+// recording to catch up: 256 records (each PDU is recorded twice, sent and echoed), 4 MiB of
+// 16 KiB PDUs, stay well below the tap's queue (4,096 PDUs, 8 MiB), so the session, whose
 // launcher requires recording, is never cut.
-const recordedBatch = 512
+const recordedBatch = 128
 
 // throughputSession is the recorded mode of the throughput benchmark: the fastest a recorded
 // session can go without outrunning its recording. After every recordedBatch PDUs, and at the

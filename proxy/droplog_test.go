@@ -25,6 +25,16 @@ func TestTapDropsAreListed(t *testing.T) {
 		t.Fatalf("runs %+v, dropped %d", runs, tp.dropped.Load())
 	}
 
+	// The queue is bounded in bytes too: big PDUs fill it before its count does.
+	big := &tap{queue: make(chan capture.Record, tapQueue)}
+	accepted := 0
+	for big.add(capture.TargetToClient, tpkt.KindTPKT, make([]byte, 60<<10)) {
+		accepted++
+	}
+	if accepted != tapQueueBytes/(60<<10) || big.pending.Load() > tapQueueBytes {
+		t.Fatalf("%d PDUs of 60 KiB queued (%d bytes), want at most %d bytes", accepted, big.pending.Load(), tapQueueBytes)
+	}
+
 	var d dropLog
 	t0 := time.Date(2026, 11, 29, 9, 0, 0, 0, time.UTC)
 	d.note(t0, 10)

@@ -37,6 +37,9 @@ const (
 	DefaultRecordingFlushInterval = 2 * time.Second
 	// tapQueue is how many PDUs may wait for the recorder before the relay notices.
 	tapQueue = 4096
+	// tapQueueBytes bounds the bytes of those PDUs: the memory a recorded session may hold
+	// while its recorder catches up (a full 1280x800 redraw in 32 bpp is 4 MiB).
+	tapQueueBytes = 8 << 20
 	// dropRunGap joins drops less than this apart into one run of the manifest's dropped list.
 	dropRunGap = time.Second
 	// maxDropRuns bounds that list; later drops extend the last run.
@@ -205,6 +208,7 @@ type tap struct {
 	queue   chan capture.Record
 	done    chan struct{}
 	dropped atomic.Int64
+	pending atomic.Int64 // bytes in queue
 	drops   dropLog
 	// flushEvery ends a chunk at least this often (Config.RecordingFlushInterval).
 	flushEvery time.Duration
@@ -280,14 +284,18 @@ func (t *tap) add(dir capture.Direction, kind tpkt.Kind, b []byte) bool {
 	if kind == tpkt.KindFastPath {
 		k = capture.KindFastPath
 	}
-	select {
-	case t.queue <- capture.Record{Time: time.Now(), Direction: dir, Kind: k, PDU: append([]byte(nil), b...)}:
-		return true
-	default:
-		t.dropped.Add(1)
-		t.drops.note(time.Now(), len(b))
-		return false
+	n := int64(len(b))
+	if t.pending.Add(n) <= tapQueueBytes {
+		select {
+		case t.queue <- capture.Record{Time: time.Now(), Direction: dir, Kind: k, PDU: append([]byte(nil), b...)}:
+			return true
+		default:
+		}
 	}
+	t.pending.Add(-n)
+	t.dropped.Add(1)
+	t.drops.note(time.Now(), len(b))
+	return false
 }
 
 // dropLog keeps the runs of PDUs a best-effort tap dropped, for the manifest.
@@ -328,6 +336,7 @@ func (t *tap) run() {
 			if !ok {
 				return
 			}
+			t.pending.Add(-int64(len(rec.PDU)))
 			if t.keys != nil && rec.Direction == capture.ClientToTarget {
 				t.keys.feed(rec)
 			}
