@@ -217,6 +217,11 @@ func (rec *recordings) list(ctx context.Context, r *http.Request, session string
 			"the recording's manifest is of another session", nil)
 	}
 
+	signer, err := rec.presigner(ctx, cluster, s3, bucket)
+	if err != nil {
+		return nil, userName, err
+	}
+
 	out := &Recording{
 		Session: session, User: m.User, Target: m.Target, SecretID: loc.secretID, Launcher: m.Launcher,
 		Start: m.Start, End: m.End, Complete: m.Lossless() && loc.complete,
@@ -230,7 +235,7 @@ func (rec *recordings) list(ctx context.Context, r *http.Request, session string
 			return nil, userName, fail(http.StatusBadGateway, "error", "Recording damaged",
 				fmt.Sprintf("the manifest lists chunk %d at an unexpected place", c.Seq), fmt.Errorf("chunk key %q", c.Key))
 		}
-		u, err := s3.PresignedGetObject(ctx, bucket, c.Key, rec.lifetime, url.Values{})
+		u, err := signer.PresignedGetObject(ctx, bucket, c.Key, rec.lifetime, url.Values{})
 		if err != nil {
 			return nil, userName, storageProblem(err)
 		}
@@ -239,7 +244,7 @@ func (rec *recordings) list(ctx context.Context, r *http.Request, session string
 	}
 	keysKey := path.Join(folder, storage.KeystrokesName)
 	if _, err := s3.StatObject(ctx, bucket, keysKey, minio.StatObjectOptions{}); err == nil {
-		u, err := s3.PresignedGetObject(ctx, bucket, keysKey, rec.lifetime, url.Values{})
+		u, err := signer.PresignedGetObject(ctx, bucket, keysKey, rec.lifetime, url.Values{})
 		if err != nil {
 			return nil, userName, storageProblem(err)
 		}
@@ -433,6 +438,36 @@ func (rec *recordings) client(ctx context.Context, cluster *v1alpha1.RDSCluster)
 	if rs == nil {
 		return nil, errors.New("the cluster has no recordingStorage")
 	}
+	return rec.clientAt(ctx, cluster, rs.Endpoint, rs.Region)
+}
+
+// presigner returns the client that signs the URLs browsers get: the storage's own, or one of
+// its browserEndpoint (signing needs the host browsers use, and the bucket's region, which is
+// asked of the storage's own endpoint when the cluster does not give it: presigning itself
+// calls nothing).
+func (rec *recordings) presigner(ctx context.Context, cluster *v1alpha1.RDSCluster, s3 *minio.Client, bucket string) (*minio.Client, error) {
+	rs := cluster.Spec.RecordingStorage
+	if rs.BrowserEndpoint == "" {
+		return s3, nil
+	}
+	region := rs.Region
+	if region == "" {
+		var err error
+		if region, err = s3.GetBucketLocation(ctx, bucket); err != nil {
+			return nil, storageProblem(err)
+		}
+	}
+	c, err := rec.clientAt(ctx, cluster, rs.BrowserEndpoint, region)
+	if err != nil {
+		return nil, fail(http.StatusServiceUnavailable, "unavailable", "Recording storage unavailable",
+			fmt.Sprintf("recordingStorage.browserEndpoint of cluster %q cannot be used", cluster.Name), err)
+	}
+	return c, nil
+}
+
+// clientAt returns a cached client of the cluster's recording credentials at endpoint.
+func (rec *recordings) clientAt(ctx context.Context, cluster *v1alpha1.RDSCluster, endpoint, region string) (*minio.Client, error) {
+	rs := cluster.Spec.RecordingStorage
 	account, ok := rec.h.cfg.Catalog.(catalog.RecordingAccount)
 	if !ok {
 		return nil, errors.New("the catalog cannot read recording credentials")
@@ -441,14 +476,14 @@ func (rec *recordings) client(ctx context.Context, cluster *v1alpha1.RDSCluster)
 	if err != nil {
 		return nil, fmt.Errorf("recording credentials: %w", err)
 	}
-	sum := sha256.Sum256([]byte(rs.Endpoint + "\x00" + rs.Region + "\x00" + access + "\x00" + secret + "\x00" + rs.CABundle))
+	sum := sha256.Sum256([]byte(endpoint + "\x00" + region + "\x00" + access + "\x00" + secret + "\x00" + rs.CABundle))
 	key := hex.EncodeToString(sum[:])
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
 	if c, ok := rec.clients[key]; ok {
 		return c, nil
 	}
-	c, err := storage.NewClient(storage.Endpoint{URL: rs.Endpoint, Region: rs.Region, CABundle: rs.CABundle,
+	c, err := storage.NewClient(storage.Endpoint{URL: endpoint, Region: region, CABundle: rs.CABundle,
 		AccessKeyID: access, SecretAccessKey: secret})
 	if err != nil {
 		return nil, err

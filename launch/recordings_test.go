@@ -508,6 +508,30 @@ func TestRecordingAfterSessionDeleted(t *testing.T) {
 	e.get("/api/v1/recordings/nosuchsession1234", alice).want(t, http.StatusNotFound, "nor a recording")
 }
 
+// With browserEndpoint, the presigned URLs point at the storage as browsers reach it (here
+// MinIO under another host name), signed for that host, and they work there.
+func TestRecordingBrowserEndpoint(t *testing.T) {
+	e := newRecEnv(t, 0)
+	_, port, _ := strings.Cut(e.s3.Endpoint, ":")
+	public := e.catalog.clusters["front"].DeepCopy()
+	public.Name = "public"
+	public.Spec.RecordingStorage.Region = "" // asked of the storage's own endpoint
+	public.Spec.RecordingStorage.BrowserEndpoint = "http://localhost:" + port
+	e.catalog.clusters["public"] = public
+	rec := e.session("public", true, true)
+	a := e.get("/api/v1/recordings/"+rec.name, alice)
+	a.want(t, http.StatusOK, "")
+	for _, u := range []string{a.rec.Chunks[0].URL, a.rec.KeystrokesURL} {
+		parsed, err := url.Parse(u)
+		if err != nil || parsed.Host != "localhost:"+port {
+			t.Fatalf("URL %s does not point at the browser endpoint", u)
+		}
+		if status, b := fetch(t, u); status != http.StatusOK || len(b) == 0 {
+			t.Fatalf("%s: %d", u, status)
+		}
+	}
+}
+
 func TestRecordingURLsExpire(t *testing.T) {
 	e := newRecEnv(t, 2*time.Second)
 	rec := e.session("front", true, true)

@@ -153,6 +153,13 @@ type RecordingStorageSpec struct {
 	// +optional
 	CABundle string `json:"caBundle,omitempty"`
 
+	// BrowserEndpoint is the same storage as users' browsers reach it, when that differs from
+	// Endpoint (an in-cluster service name, say): the recording player's presigned URLs point
+	// there. It must answer with the same credentials and bucket.
+	// +kubebuilder:validation:Pattern=`^https?://\S+$`
+	// +optional
+	BrowserEndpoint string `json:"browserEndpoint,omitempty"`
+
 	// PlayerURL is the launch API's address as users open it in a browser, e.g.
 	// https://connector.example.com: the audit entry of each session in Secret Server then
 	// links to its recording in the player (PlayerURL/recordings/SESSION).
