@@ -170,7 +170,7 @@ func (rec *recordings) list(ctx context.Context, r *http.Request, session string
 		return nil, "", fail(http.StatusNotFound, "not_found", "No such session",
 			fmt.Sprintf("there is no session %q", session), nil)
 	}
-	loc, err := rec.locate(ctx, session)
+	loc, err := rec.locate(ctx, session, vaultUser)
 	if err != nil {
 		return nil, "", err
 	}
@@ -180,7 +180,10 @@ func (rec *recordings) list(ctx context.Context, r *http.Request, session string
 		return nil, "", fail(http.StatusServiceUnavailable, "unavailable", "Secret Server unavailable",
 			"the Secret Server connection of this cluster is misconfigured", err)
 	}
-	asUser := vaultUser(client)
+	asUser := loc.asUser
+	if asUser == nil {
+		asUser = vaultUser(client)
+	}
 	userName, err := h.userName(ctx, r, asUser)
 	if err != nil {
 		return nil, "", secretServerProblem(err, loc.secretID)
@@ -302,16 +305,18 @@ type located struct {
 	complete    bool
 	// manifest is set when the Session is gone and the recording was found by its manifest.
 	manifest *capture.Manifest
+	// asUser is the caller's Secret Server session when locating it already signed them in.
+	asUser *secretserver.Session
 }
 
 // locate finds a session's recording: from its Session while the store keeps it, else (the
 // Session was deleted after its retention) by looking for its manifest in the recording
 // storage of every cluster the catalog lists whose storage credentials this server can read.
-func (rec *recordings) locate(ctx context.Context, session string) (*located, error) {
+func (rec *recordings) locate(ctx context.Context, session string, vaultUser func(*secretserver.Client) *secretserver.Session) (*located, error) {
 	h := rec.h
 	sess, err := h.cfg.Store.Get(ctx, session)
 	if errors.Is(err, sessionstore.ErrNotFound) {
-		return rec.locateArchived(ctx, session)
+		return rec.locateArchived(ctx, session, vaultUser)
 	}
 	if err != nil {
 		return nil, fail(http.StatusServiceUnavailable, "unavailable", "Session store unavailable",
@@ -329,13 +334,17 @@ func (rec *recordings) locate(ctx context.Context, session string) (*located, er
 	return loc, nil
 }
 
-func (rec *recordings) locateArchived(ctx context.Context, session string) (*located, error) {
+// locateArchived looks for the recording in the storage of each cluster whose Secret Server
+// accepts the caller's credentials (so that requests without valid credentials read nothing
+// from storage).
+func (rec *recordings) locateArchived(ctx context.Context, session string, vaultUser func(*secretserver.Client) *secretserver.Session) (*located, error) {
 	notFound := fail(http.StatusNotFound, "not_found", "No such session",
 		fmt.Sprintf("there is no session %q, nor a recording of it", session), nil)
 	lister, ok := rec.h.cfg.Catalog.(catalog.ClusterLister)
 	if !ok {
 		return nil, notFound
 	}
+	unauthorized := false
 	names, err := lister.ClusterNames(ctx)
 	if err != nil {
 		return nil, fail(http.StatusServiceUnavailable, "unavailable", "Clusters unavailable",
@@ -350,6 +359,17 @@ func (rec *recordings) locateArchived(ctx context.Context, session string) (*loc
 		if err != nil {
 			continue // storage of a cluster whose credentials this server may not read
 		}
+		client, err := rec.h.cfg.SecretServer(ctx, cluster)
+		if err != nil {
+			continue
+		}
+		asUser := vaultUser(client)
+		if _, err := asUser.CurrentUser(ctx); err != nil { // signs in (password or token)
+			if errors.Is(err, secretserver.ErrUnauthorized) {
+				unauthorized = true
+			}
+			continue
+		}
 		rs := cluster.Spec.RecordingStorage
 		key := storage.ManifestKey(rs.Prefix, session)
 		m, err := readManifest(ctx, s3, rs.Bucket, key, "")
@@ -363,7 +383,11 @@ func (rec *recordings) locateArchived(ctx context.Context, session string) (*loc
 		// The manifest is the reference now; its chunks are verified by their hashes as the
 		// player reads them.
 		return &located{cluster: cluster, secretID: id, uri: "s3://" + rs.Bucket + "/" + key,
-			complete: true, manifest: m}, nil
+			complete: true, manifest: m, asUser: asUser}, nil
+	}
+	if unauthorized {
+		return nil, fail(http.StatusUnauthorized, "unauthorized", "Invalid credentials",
+			"Secret Server refused the credentials", nil)
 	}
 	return nil, notFound
 }

@@ -506,6 +506,10 @@ func TestRecordingAfterSessionDeleted(t *testing.T) {
 	e.get(path, basicAuth("bob", "Rec-Bob-Pass-3")).want(t, http.StatusForbidden, "")
 	e.get(path, basicAuth("alice", "wrong")).want(t, http.StatusUnauthorized, "")
 	e.get("/api/v1/recordings/nosuchsession1234", alice).want(t, http.StatusNotFound, "nor a recording")
+	// Without valid credentials nothing is looked up in storage.
+	e.get("/api/v1/recordings/nosuchsession1234", basicAuth("mallory", "guess")).want(t, http.StatusUnauthorized, "")
+	e.get("/api/v1/recordings/nosuchsession1234", func(r *http.Request) { r.Header.Set("Authorization", "Bearer forged") }).
+		want(t, http.StatusUnauthorized, "")
 }
 
 // With browserEndpoint, the presigned URLs point at the storage as browsers reach it (here
