@@ -29,6 +29,7 @@ import (
 
 	"github.com/sessionconnector/sessionconnector/api/v1alpha1"
 	"github.com/sessionconnector/sessionconnector/secretserver/emulator"
+	"github.com/sessionconnector/sessionconnector/secretserver/emulator/emulatortest"
 	"github.com/sessionconnector/sessionconnector/test/fakerdp"
 	"github.com/sessionconnector/sessionconnector/ticket"
 )
@@ -44,22 +45,14 @@ func TestRenderedPodRunsAWorkingProxy(t *testing.T) {
 	bin := testbin.Build(t)
 
 	target := fakerdp.StartTarget(t, fakerdp.TargetOptions{Password: "Pod-Target-Pass-1"})
-	seed, err := emulator.ParseSeed([]byte(fmt.Sprintf(`
+	ss := emulatortest.Start(t, fmt.Sprintf(`
 users:
   - {username: alice, password: Pod-Alice-Pass-1}
   - {username: connector, password: Pod-Connector-Pass-1, applicationAccount: true}
 secrets:
   - {id: 42, name: pod target, template: Windows Account,
      fields: {machine: %q, username: poduser, password: Pod-Target-Pass-1}, viewers: [alice, connector]}
-`, target.Addr)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ss, err := emulator.Start(seed, emulator.Options{}, t.TempDir(), "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = ss.Close() })
+`, target.Addr), emulator.Options{})
 
 	ns := newNamespace(t, c)
 	rdpPort, apiPort := testbin.FreePort(t), testbin.FreePort(t)

@@ -22,6 +22,7 @@ import (
 	"github.com/sessionconnector/sessionconnector/rdpfile"
 	"github.com/sessionconnector/sessionconnector/secretserver"
 	"github.com/sessionconnector/sessionconnector/secretserver/emulator"
+	"github.com/sessionconnector/sessionconnector/secretserver/emulator/emulatortest"
 	"github.com/sessionconnector/sessionconnector/sessionstore"
 	"github.com/sessionconnector/sessionconnector/sessionstore/embedded"
 	"github.com/sessionconnector/sessionconnector/sessionstore/storetest"
@@ -85,15 +86,7 @@ type env struct {
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	logs := &logbuf.Buffer{}
-	seed, err := emulator.ParseSeed([]byte(seedYAML))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ss, err := emulator.Start(seed, emulator.Options{Logger: logs.Logger().WithName("emulator")}, t.TempDir(), "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = ss.Close() })
+	ss := emulatortest.Start(t, seedYAML, emulator.Options{Logger: logs.Logger().WithName("emulator")})
 	clock := storetest.NewClock()
 	store, err := embedded.Open(t.TempDir(), embedded.Options{Now: clock.Now, NoSync: true})
 	if err != nil {

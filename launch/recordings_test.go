@@ -25,6 +25,7 @@ import (
 	"github.com/sessionconnector/sessionconnector/recorder/storage"
 	"github.com/sessionconnector/sessionconnector/secretserver"
 	"github.com/sessionconnector/sessionconnector/secretserver/emulator"
+	"github.com/sessionconnector/sessionconnector/secretserver/emulator/emulatortest"
 	"github.com/sessionconnector/sessionconnector/sessionstore"
 	"github.com/sessionconnector/sessionconnector/sessionstore/embedded"
 	"github.com/sessionconnector/sessionconnector/sessionstore/storetest"
@@ -92,15 +93,7 @@ type recEnv struct {
 func newRecEnv(t *testing.T, lifetime time.Duration) *recEnv {
 	t.Helper()
 	e := &recEnv{t: t, s3: s3peer.Start(t), logs: &logbuf.Buffer{}, clock: storetest.NewClock(), reg: prometheus.NewRegistry()}
-	seed, err := emulator.ParseSeed([]byte(recSeedYAML))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.ss, err = emulator.Start(seed, emulator.Options{Logger: e.logs.Logger().WithName("emulator")}, t.TempDir(), "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = e.ss.Close() })
+	e.ss = emulatortest.Start(t, recSeedYAML, emulator.Options{Logger: e.logs.Logger().WithName("emulator")})
 	store, err := embedded.Open(t.TempDir(), embedded.Options{Now: e.clock.Now, NoSync: true})
 	if err != nil {
 		t.Fatal(err)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/sessionconnector/sessionconnector/api/v1alpha1"
 	"github.com/sessionconnector/sessionconnector/secretserver/emulator"
+	"github.com/sessionconnector/sessionconnector/secretserver/emulator/emulatortest"
 	"github.com/sessionconnector/sessionconnector/test/kubeenv"
 )
 
@@ -121,18 +122,10 @@ func TestLoadMultiDocumentAndComments(t *testing.T) {
 
 // TestStartServesLaunches runs standalone mode in-process against the emulator.
 func TestStartServesLaunches(t *testing.T) {
-	seed, err := emulator.ParseSeed([]byte(`
+	ss := emulatortest.Start(t, `
 users: [{username: alice, password: A-Pass-1}, {username: connector, password: C-Pass-1, applicationAccount: true}]
 secrets: [{id: 7, name: t, template: Windows Account, fields: {machine: "127.0.0.1:13389", username: u, password: T-Pass-1}, viewers: [alice, connector]}]
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ss, err := emulator.Start(seed, emulator.Options{}, t.TempDir(), "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ss.Close()
+`, emulator.Options{})
 	cluster := strings.Replace(goodCluster, `"https://vault.example.com"`, `"`+ss.URL+`", caBundle: "`+strings.ReplaceAll(string(ss.CAPEM), "\n", `\n`)+`"`, 1)
 	dir := writeConfig(t, map[string]string{"c.yaml": cluster, "s.yaml": goodSecret, "l.yaml": goodLauncher})
 	state := t.TempDir()

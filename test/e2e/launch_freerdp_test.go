@@ -19,6 +19,7 @@ import (
 	"github.com/sessionconnector/sessionconnector/rdp/tpkt"
 	"github.com/sessionconnector/sessionconnector/rdp/x224"
 	"github.com/sessionconnector/sessionconnector/secretserver/emulator"
+	"github.com/sessionconnector/sessionconnector/secretserver/emulator/emulatortest"
 	"github.com/sessionconnector/sessionconnector/sessionstore"
 	"github.com/sessionconnector/sessionconnector/standalone"
 	"github.com/sessionconnector/sessionconnector/test/peers"
@@ -45,15 +46,7 @@ func TestLaunchedRDPFileCarriesTicketToProxy(t *testing.T) {
 	logs := &logbuf.Buffer{}
 	log := logs.Logger()
 
-	seed, err := emulator.ParseSeed([]byte(launchSeed))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ss, err := emulator.Start(seed, emulator.Options{Logger: log.WithName("emulator")}, t.TempDir(), "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = ss.Close() })
+	ss := emulatortest.Start(t, launchSeed, emulator.Options{Logger: log.WithName("emulator")})
 
 	config := t.TempDir()
 	writeFile(t, filepath.Join(config, "cluster.yaml"), `apiVersion: sessionconnector.io/v1alpha1

@@ -14,6 +14,7 @@ import (
 	"github.com/sessionconnector/sessionconnector/api/v1alpha1"
 	"github.com/sessionconnector/sessionconnector/rdp/x224"
 	"github.com/sessionconnector/sessionconnector/secretserver/emulator"
+	"github.com/sessionconnector/sessionconnector/secretserver/emulator/emulatortest"
 	"github.com/sessionconnector/sessionconnector/standalone"
 	"github.com/sessionconnector/sessionconnector/test/nlapeer"
 	"github.com/sessionconnector/sessionconnector/test/peers"
@@ -58,15 +59,7 @@ func startRecordedWorld(t *testing.T, s3 *s3peer.Peer, targets ...targetSpec) *w
 		seed += fmt.Sprintf("  - {id: %d, name: target %d, template: %s, fields: {%s}, viewers: [alice, connector]}\n", tg.id, tg.id, template, fields)
 		w.secrets = append(w.secrets, tg.password)
 	}
-	parsed, err := emulator.ParseSeed([]byte(seed))
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.ss, err = emulator.Start(parsed, emulator.Options{Logger: log.WithName("emulator")}, t.TempDir(), "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = w.ss.Close() })
+	w.ss = emulatortest.Start(t, seed, emulator.Options{Logger: log.WithName("emulator")})
 
 	// One cluster per target so each can carry its own certificate pin.
 	config := t.TempDir()
@@ -102,6 +95,7 @@ spec: {clusterRef: c%d, templates: [{name: Windows Account}], recordKeystrokes: 
 `, tg.id, recording, targetTLS, w.ss.URL, indent(string(w.ss.CAPEM), "      "), tg.id, tg.id, s3 != nil)
 	}
 	writeFile(t, filepath.Join(config, "all.yaml"), manifests.String())
+	var err error
 	w.srv, err = standalone.Start(standalone.Options{ConfigDir: config, StateDir: t.TempDir(),
 		APIListen: "127.0.0.1:0", RDPListen: "127.0.0.1:0", ShutdownGrace: time.Second, Logger: log.WithName("standalone")})
 	if err != nil {

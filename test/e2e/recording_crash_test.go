@@ -21,6 +21,7 @@ import (
 	"github.com/sessionconnector/sessionconnector/recorder/keylog"
 	"github.com/sessionconnector/sessionconnector/recorder/storage"
 	"github.com/sessionconnector/sessionconnector/secretserver/emulator"
+	"github.com/sessionconnector/sessionconnector/secretserver/emulator/emulatortest"
 	"github.com/sessionconnector/sessionconnector/test/fakerdp"
 	"github.com/sessionconnector/sessionconnector/test/logbuf"
 	"github.com/sessionconnector/sessionconnector/test/s3peer"
@@ -35,22 +36,14 @@ func TestRecordingAfterProxyCrash(t *testing.T) {
 	bin := testbin.Build(t)
 	s3 := s3peer.Start(t)
 	target := fakerdp.StartTarget(t, fakerdp.TargetOptions{Password: "Crash-Target-Pass-1"})
-	seed, err := emulator.ParseSeed([]byte(fmt.Sprintf(`
+	ss := emulatortest.Start(t, fmt.Sprintf(`
 users:
   - {username: alice, password: Crash-Alice-Pass-1}
   - {username: connector, password: Crash-Connector-Pass-1, applicationAccount: true}
 secrets:
   - {id: 42, name: crash target, template: Windows Account,
      fields: {machine: %q, username: u, password: Crash-Target-Pass-1}, viewers: [alice, connector]}
-`, target.Addr)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ss, err := emulator.Start(seed, emulator.Options{}, t.TempDir(), "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = ss.Close() })
+`, target.Addr), emulator.Options{})
 	config := t.TempDir()
 	writeFile(t, filepath.Join(config, "all.yaml"), fmt.Sprintf(`apiVersion: sessionconnector.io/v1alpha1
 kind: RDSCluster
@@ -105,6 +98,7 @@ spec: {clusterRef: crash, templates: [{name: Windows Account}], recordKeystrokes
 		rdp := launchAsURL(t, "https://127.0.0.1:"+strconv.Itoa(apiPort), filepath.Join(state, "tls", "ca.crt"),
 			"alice", "Crash-Alice-Pass-1", `{"secretId": 42, "launcher": "rdp"}`)
 		var tk ticket.Ticket
+		var err error
 		for _, line := range strings.Split(string(rdp), "\n") {
 			if v, ok := strings.CutPrefix(strings.TrimSpace(line), "loadbalanceinfo:s:"); ok {
 				if tk, err = ticket.Parse(v); err != nil {
@@ -131,6 +125,7 @@ spec: {clusterRef: crash, templates: [{name: Windows Account}], recordKeystrokes
 			press := input.Event{Source: input.FastPath, Kind: input.KindUnicode, Unicode: rune(typed[i])}
 			release := press
 			release.Released = true
+			var err error
 			if frame, err = input.MarshalFastPath([]input.Event{press, release}); err != nil {
 				t.Fatal(err)
 			}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/sessionconnector/sessionconnector/api/v1alpha1"
 	"github.com/sessionconnector/sessionconnector/secretserver/emulator"
+	"github.com/sessionconnector/sessionconnector/secretserver/emulator/emulatortest"
 	"github.com/sessionconnector/sessionconnector/standalone"
 	"github.com/sessionconnector/sessionconnector/test/logbuf"
 	"github.com/sessionconnector/sessionconnector/test/s3peer"
@@ -57,15 +58,7 @@ func startWorld(b *testing.B, s3 *s3peer.Peer, peer *xrdppeer.Peer, rdpAddress s
 secrets:
   - {id: %d, name: xrdp, template: Windows Account, fields: {machine: %q, username: %q, password: %q}, viewers: [%s, connector]}
 `, userName, userPassword, connectorPassword, secretID, peer.Addr, peer.User, peer.Password, userName)
-	parsed, err := emulator.ParseSeed([]byte(seed))
-	if err != nil {
-		b.Fatal(err)
-	}
-	ss, err := emulator.Start(parsed, emulator.Options{Logger: log.WithName("emulator")}, b.TempDir(), "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = ss.Close() })
+	ss := emulatortest.Start(b, seed, emulator.Options{Logger: log.WithName("emulator")})
 
 	var m strings.Builder
 	fmt.Fprintf(&m, `apiVersion: v1
@@ -105,6 +98,7 @@ spec: {clusterRef: %[1]s, templates: [{name: Windows Account}], recordingPolicy:
 	if err := os.WriteFile(filepath.Join(config, "all.yaml"), []byte(m.String()), 0o600); err != nil {
 		b.Fatal(err)
 	}
+	var err error
 	w.srv, err = standalone.Start(standalone.Options{ConfigDir: config, StateDir: b.TempDir(),
 		APIListen: "127.0.0.1:0", RDPListen: "127.0.0.1:0", RDPAddress: rdpAddress,
 		ShutdownGrace: time.Second, Logger: log.WithName("standalone")})

@@ -32,6 +32,7 @@ import (
 	"github.com/sessionconnector/sessionconnector/recorder/replay/replaytest"
 	"github.com/sessionconnector/sessionconnector/recorder/storage"
 	"github.com/sessionconnector/sessionconnector/secretserver/emulator"
+	"github.com/sessionconnector/sessionconnector/secretserver/emulator/emulatortest"
 	"github.com/sessionconnector/sessionconnector/standalone"
 	"github.com/sessionconnector/sessionconnector/test/fakerdp"
 	"github.com/sessionconnector/sessionconnector/test/logbuf"
@@ -122,7 +123,7 @@ func startWorld(t *testing.T, s3 *s3peer.Peer, playerDir string) *world {
 	w := &world{t: t, logs: &logbuf.Buffer{}, s3: s3}
 	log := w.logs.Logger()
 	target := fakerdp.StartTarget(t, fakerdp.TargetOptions{Password: targetPassword})
-	seed, err := emulator.ParseSeed(fmt.Appendf(nil, `
+	ss := emulatortest.Start(t, fmt.Sprintf(`
 users:
   - {username: alice, password: %s}
   - {username: bob, password: %s}
@@ -130,15 +131,7 @@ users:
 secrets:
   - {id: %d, name: fake target, template: Windows Account,
      fields: {machine: %q, username: player, password: %s}, viewers: [alice, connector]}
-`, alicePassword, bobPassword, connectorPassword, secretID, target.Addr, targetPassword))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ss, err := emulator.Start(seed, emulator.Options{Logger: log.WithName("emulator")}, t.TempDir(), "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = ss.Close() })
+`, alicePassword, bobPassword, connectorPassword, secretID, target.Addr, targetPassword), emulator.Options{Logger: log.WithName("emulator")})
 
 	config := t.TempDir()
 	manifests := fmt.Sprintf(`apiVersion: v1
@@ -172,6 +165,7 @@ spec: {clusterRef: lab, templates: [{name: Windows Account}], recordKeystrokes: 
 	if err := os.WriteFile(filepath.Join(config, "all.yaml"), []byte(manifests), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	var err error
 	w.srv, err = standalone.Start(standalone.Options{ConfigDir: config, StateDir: t.TempDir(),
 		APIListen: "127.0.0.1:0", RDPListen: "127.0.0.1:0", ShutdownGrace: time.Second,
 		PlayerDir: playerDir, Logger: log.WithName("standalone")})
