@@ -452,14 +452,16 @@ func (s *Store) recoverOne(ctx context.Context, dir string) error {
 	for _, seq := range seqs {
 		c := chunks[seq]
 		if _, err := s.cfg.Client.StatObject(ctx, s.cfg.Bucket, c.Key, minio.StatObjectOptions{}); err != nil {
-			m.Gaps = append(m.Gaps, capture.Gap{FromSeq: seq, ToSeq: seq, Reason: "chunk lost"})
-			continue
+			continue // journalled but in neither the spool nor S3: part of the next gap
 		}
 		if seq > next {
 			m.Gaps = append(m.Gaps, capture.Gap{FromSeq: next, ToSeq: seq - 1, Reason: "chunks lost"})
 		}
 		m.Chunks = append(m.Chunks, c)
 		m.End, next = c.Last, seq+1
+	}
+	if n := len(seqs); n > 0 && seqs[n-1] >= next {
+		m.Gaps = append(m.Gaps, capture.Gap{FromSeq: next, ToSeq: seqs[n-1], Reason: "chunks lost"})
 	}
 	return s.finish(ctx, dir, m)
 }

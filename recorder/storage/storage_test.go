@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -236,5 +237,52 @@ func TestSpoolBudget(t *testing.T) {
 	writeChunks(t, r2, 2, 5)
 	if _, err := r2.Close(ctx); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A chunk that was journalled but is in neither the spool nor S3 is one gap in the recovered
+// manifest, named once; so is a lost run at the end.
+func TestRecoverNamesLostChunksOnce(t *testing.T) {
+	p := s3peer.Start(t)
+	spool := t.TempDir()
+	s, c := newStore(t, p, spool)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	crashCtx, crash := context.WithCancel(ctx)
+	r, err := s.Begin(crashCtx, meta("sess-lost"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeChunks(t, r, 2, 5)
+	p.Stop()
+	writeChunks(t, r, 4, 5) // chunks 3 to 6, spooled only
+	crash()
+	<-r.done
+	for _, seq := range []uint32{3, 6} { // lost from the spool (a disk fault, say)
+		if err := os.Remove(filepath.Join(spool, "sess-lost", chunkFile(seq))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p.Restart()
+	s2, _ := newStore(t, p, spool)
+	if _, err := s2.Recover(ctx); err != nil {
+		t.Fatal(err)
+	}
+	obj, err := c.GetObject(ctx, p.Bucket, ManifestKey("rec", "sess-lost"), minio.GetObjectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(obj)
+	_ = obj.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := capture.ParseManifest(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []capture.Gap{{FromSeq: 3, ToSeq: 3, Reason: "chunks lost"}, {FromSeq: 6, ToSeq: 6, Reason: "chunks lost"}}
+	if len(m.Chunks) != 4 || !slices.Equal(m.Gaps, want) {
+		t.Fatalf("%d chunks, gaps %+v, want 4 and %+v", len(m.Chunks), m.Gaps, want)
 	}
 }
