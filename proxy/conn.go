@@ -279,7 +279,7 @@ func (c *connection) handshake(ctx context.Context) (*legs, error) {
 	}
 	defer func() {
 		if !ok && rec != nil {
-			_, _ = rec.finish(context.Background(), tgt.cluster.Spec.RecordingStorage, sess.Name)
+			c.abandonRecording(rec, tgt.cluster.Spec.RecordingStorage)
 		}
 	}()
 
@@ -339,9 +339,7 @@ func (c *connection) relay(l *legs) {
 		_ = l.client.Close()
 		_ = l.target.Close()
 		if l.tap != nil {
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			_, _ = l.tap.finish(ctx, l.tgt.cluster.Spec.RecordingStorage, c.session.Name)
-			cancel()
+			c.abandonRecording(l.tap, l.tgt.cluster.Spec.RecordingStorage)
 		}
 		return
 	}

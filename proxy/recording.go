@@ -437,6 +437,22 @@ func (c *connection) startRecording(ctx context.Context, sess *v1alpha1.Session,
 	return newTap(rec, t.launcher.Spec.RecordKeystrokes, c.s.cfg.RecordingFlushInterval), nil
 }
 
+// abandonRecording closes the recording of a session that never started (the handshake
+// failed, or the proxy was at capacity) in the background, so that neither the handshake slot
+// nor the caller waits for S3; the upload stops when the proxy does (what is left stays in the
+// spool for the next start).
+func (c *connection) abandonRecording(rec *tap, rs *v1alpha1.RecordingStorageSpec) {
+	session := c.session.Name
+	go func() {
+		ctx, cancel := context.WithTimeout(c.s.rec.ctx, 2*time.Minute)
+		defer cancel()
+		if _, err := rec.finish(ctx, rs, session); err != nil {
+			c.s.metrics.recordings.WithLabelValues(recordingFailed).Inc()
+			c.log.Error(err, "could not close the recording of a session that did not start; it stays in the spool")
+		}
+	}()
+}
+
 // finishRecording closes a session's recording, and writes an audit entry on the secret in
 // Secret Server that names it. It returns the reference for the Session's status.
 func (c *connection) finishRecording(t *target, rec *tap, started time.Time) *v1alpha1.RecordingReference {
