@@ -337,12 +337,10 @@ func (t *tap) run() {
 				return
 			}
 			t.pending.Add(-int64(len(rec.PDU)))
-			if t.keys != nil && rec.Direction == capture.ClientToTarget {
-				t.keys.feed(rec)
-			}
-			if t.keys == nil && rec.Direction == capture.ClientToTarget {
-				var keep bool
-				if rec, keep = withoutKeystrokes(rec); !keep {
+			if rec.Direction == capture.ClientToTarget {
+				if t.keys != nil {
+					t.keys.feed(rec)
+				} else if rec, ok = withoutKeystrokes(rec); !ok {
 					continue
 				}
 			}
@@ -380,7 +378,11 @@ func withoutKeystrokes(rec capture.Record) (capture.Record, bool) {
 		}
 		if _, p, err := mcs.ReadPDU(rec.PDU); err == nil {
 			if sdr, ok := p.(*mcs.SendDataRequest); ok {
-				_, _ = input.RedactSlowPath(sdr.Data) // in place; not an Input PDU: left alone
+				// In place. Not an Input PDU: left alone; an Input PDU that cannot be redacted
+				// (bulk-compressed): not kept.
+				if _, err := input.RedactSlowPath(sdr.Data); errors.Is(err, input.ErrUnsupported) {
+					return rec, false
+				}
 			}
 		}
 	}
@@ -399,10 +401,12 @@ func (t *tap) finish(ctx context.Context, rs *v1alpha1.RecordingStorageSpec, ses
 	<-t.done
 	ref := &v1alpha1.RecordingReference{URI: "s3://" + rs.Bucket + "/" + storage.ManifestKey(rs.Prefix, session)}
 	if t.keys != nil {
-		if log, err := t.keys.bytes(); err == nil {
-			if err := t.rec.PutKeystrokes(ctx, log); err != nil {
-				t.err.CompareAndSwap(nil, fmt.Errorf("store the keystroke log: %w", err))
-			}
+		log, err := t.keys.bytes()
+		if err == nil {
+			err = t.rec.PutKeystrokes(ctx, log)
+		}
+		if err != nil {
+			t.err.CompareAndSwap(nil, fmt.Errorf("store the keystroke log: %w", err))
 		}
 	}
 	t.rec.SetDropped(t.drops.list())
