@@ -139,6 +139,14 @@ func Start(cfg Config) (srv *Server, err error) {
 		SecretServer: func(_ context.Context, c *v1alpha1.RDSCluster) (*secretserver.Client, error) {
 			return clients.Client(c.Spec.SecretServer.URL, []byte(c.Spec.SecretServer.CABundle))
 		},
+		Application: func(ctx context.Context, c *v1alpha1.RDSCluster) (*secretserver.Session, error) {
+			account, err := cfg.Catalog.ApplicationAccount(ctx, c)
+			if err != nil {
+				return nil, err
+			}
+			return clients.Application(c.Spec.SecretServer.URL, []byte(c.Spec.SecretServer.CABundle), account)
+		},
+		Cluster:              cfg.Cluster,
 		DefaultAddress:       rdpAddress,
 		Now:                  cfg.Now,
 		Logger:               log.WithName("launch"),

@@ -44,6 +44,13 @@ type Config struct {
 	Store   sessionstore.Store
 	// SecretServer returns the client for a cluster's Secret Server.
 	SecretServer func(ctx context.Context, cluster *v1alpha1.RDSCluster) (*secretserver.Client, error)
+	// Application returns the session of a cluster's application account in its Secret Server
+	// (kept between calls), which audits recording viewings; when nil, one is signed in for
+	// each audit.
+	Application func(ctx context.Context, cluster *v1alpha1.RDSCluster) (*secretserver.Session, error)
+	// Cluster, when set, is the only RDSCluster whose recordings this API looks for once their
+	// Session is gone (the proxy's own); else every cluster the catalog lists.
+	Cluster string
 	// DefaultAddress is the host:port .rdp files point at when the cluster names none.
 	DefaultAddress string
 	// Now is the clock; time.Now when nil.

@@ -262,6 +262,18 @@ func (rec *recordings) list(ctx context.Context, r *http.Request, session string
 	return out, userName, nil
 }
 
+// application returns the session of the cluster's application account.
+func (rec *recordings) application(ctx context.Context, client *secretserver.Client, cluster *v1alpha1.RDSCluster) (*secretserver.Session, error) {
+	if rec.h.cfg.Application != nil {
+		return rec.h.cfg.Application(ctx, cluster)
+	}
+	account, err := rec.h.cfg.Catalog.ApplicationAccount(ctx, cluster)
+	if err != nil {
+		return nil, err
+	}
+	return client.WithPassword(account), nil
+}
+
 // auditViewing writes a view-comment audit entry on the recording's secret, as the cluster's
 // application account, naming who opened which recording: at most one per user and session
 // every viewingAuditInterval. No audit, no URLs.
@@ -274,13 +286,13 @@ func (rec *recordings) auditViewing(ctx context.Context, client *secretserver.Cl
 	if seen && now.Sub(last) < viewingAuditInterval {
 		return nil
 	}
-	account, err := rec.h.cfg.Catalog.ApplicationAccount(ctx, cluster)
+	app, err := rec.application(ctx, client, cluster)
 	if err != nil {
 		return fmt.Errorf("application account: %w", err)
 	}
 	comment := fmt.Sprintf("Session Connector: %s opened the recording of session %s (user %s, target %s, %s to %s) in the player",
 		user, r.Session, r.User, r.Target, r.Start.UTC().Format(time.RFC3339), r.End.UTC().Format(time.RFC3339))
-	if err := client.WithPassword(account).AddViewComment(ctx, r.SecretID, comment); err != nil {
+	if err := app.AddViewComment(ctx, r.SecretID, comment); err != nil {
 		return err
 	}
 	rec.mu.Lock()
@@ -340,15 +352,18 @@ func (rec *recordings) locate(ctx context.Context, session string, vaultUser fun
 func (rec *recordings) locateArchived(ctx context.Context, session string, vaultUser func(*secretserver.Client) *secretserver.Session) (*located, error) {
 	notFound := fail(http.StatusNotFound, "not_found", "No such session",
 		fmt.Sprintf("there is no session %q, nor a recording of it", session), nil)
-	lister, ok := rec.h.cfg.Catalog.(catalog.ClusterLister)
-	if !ok {
-		return nil, notFound
-	}
 	unauthorized := false
-	names, err := lister.ClusterNames(ctx)
-	if err != nil {
-		return nil, fail(http.StatusServiceUnavailable, "unavailable", "Clusters unavailable",
-			"the clusters could not be listed to look for the recording; try again", err)
+	names := []string{rec.h.cfg.Cluster}
+	if rec.h.cfg.Cluster == "" {
+		lister, ok := rec.h.cfg.Catalog.(catalog.ClusterLister)
+		if !ok {
+			return nil, notFound
+		}
+		var err error
+		if names, err = lister.ClusterNames(ctx); err != nil {
+			return nil, fail(http.StatusServiceUnavailable, "unavailable", "Clusters unavailable",
+				"the clusters could not be listed to look for the recording; try again", err)
+		}
 	}
 	for _, name := range names {
 		cluster, err := rec.h.cfg.Catalog.Cluster(ctx, name)
@@ -376,8 +391,10 @@ func (rec *recordings) locateArchived(ctx context.Context, session string, vault
 		if err != nil {
 			continue
 		}
+		// Only a recording this cluster's proxy made: another cluster may share the storage but
+		// not the Secret Server that decides who may watch it.
 		id, err := strconv.Atoi(m.SecretID)
-		if err != nil || m.Session != session {
+		if err != nil || m.Session != session || m.Cluster != cluster.Name {
 			continue
 		}
 		// The manifest is the reference now; its chunks are verified by their hashes as the

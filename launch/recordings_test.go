@@ -173,7 +173,7 @@ func (e *recEnv) session(cluster string, record, keys bool) *recorded {
 		e.t.Fatal(err)
 	}
 	start := time.Date(2026, 11, 29, 9, 0, 0, 0, time.UTC)
-	r, err := st.Begin(ctx, capture.Meta{Session: tk.ID, User: "alice", SecretID: "42", Target: "127.0.0.1:13389", Launcher: "rdp", Start: start})
+	r, err := st.Begin(ctx, capture.Meta{Session: tk.ID, User: "alice", SecretID: "42", Target: "127.0.0.1:13389", Launcher: "rdp", Start: start, Cluster: cluster})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -499,6 +499,11 @@ func TestRecordingAfterSessionDeleted(t *testing.T) {
 	e.get(path, basicAuth("bob", "Rec-Bob-Pass-3")).want(t, http.StatusForbidden, "")
 	e.get(path, basicAuth("alice", "wrong")).want(t, http.StatusUnauthorized, "")
 	e.get("/api/v1/recordings/nosuchsession1234", alice).want(t, http.StatusNotFound, "nor a recording")
+	// A cluster that shares the storage but not the recording's Secret Server does not find it.
+	shared := e.catalog.clusters["front"].DeepCopy()
+	shared.Name = "shared"
+	e.catalog.clusters = map[string]*v1alpha1.RDSCluster{"shared": shared}
+	e.get(path, alice).want(t, http.StatusNotFound, "nor a recording")
 	// Without valid credentials nothing is looked up in storage.
 	e.get("/api/v1/recordings/nosuchsession1234", basicAuth("mallory", "guess")).want(t, http.StatusUnauthorized, "")
 	e.get("/api/v1/recordings/nosuchsession1234", func(r *http.Request) { r.Header.Set("Authorization", "Bearer forged") }).

@@ -433,7 +433,7 @@ func (c *connection) startRecording(ctx context.Context, sess *v1alpha1.Session,
 	}
 	rec, err := store.Begin(c.s.rec.ctx, capture.Meta{
 		Session: sess.Name, User: sess.Spec.User, SecretID: fmt.Sprint(sess.Spec.SecretID),
-		Target: sess.Spec.Target, Launcher: sess.Spec.LauncherRef, Start: c.s.cfg.Now().UTC(),
+		Target: sess.Spec.Target, Launcher: sess.Spec.LauncherRef, Cluster: t.cluster.Name, Start: c.s.cfg.Now().UTC(),
 	})
 	if err != nil {
 		return nil, err

@@ -22,6 +22,9 @@ type Meta struct {
 	SecretID string    `json:"secretId,omitempty"`
 	Target   string    `json:"target"`
 	Launcher string    `json:"launcher,omitempty"`
+	// Cluster is the RDSCluster whose proxy recorded the session: its Secret Server decides
+	// who may watch the recording.
+	Cluster string `json:"cluster,omitempty"`
 	Start    time.Time `json:"start"`
 }
 
