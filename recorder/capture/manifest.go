@@ -17,15 +17,15 @@ const MaxManifestSize = 16 << 20
 
 // Meta is who and what a recording is of. It holds no secrets, only the secret's id.
 type Meta struct {
-	Session  string    `json:"session"`
-	User     string    `json:"user"`
-	SecretID string    `json:"secretId,omitempty"`
-	Target   string    `json:"target"`
-	Launcher string    `json:"launcher,omitempty"`
+	Session  string `json:"session"`
+	User     string `json:"user"`
+	SecretID string `json:"secretId,omitempty"`
+	Target   string `json:"target"`
+	Launcher string `json:"launcher,omitempty"`
 	// Cluster is the RDSCluster whose proxy recorded the session: its Secret Server decides
 	// who may watch the recording.
-	Cluster string `json:"cluster,omitempty"`
-	Start    time.Time `json:"start"`
+	Cluster string    `json:"cluster,omitempty"`
+	Start   time.Time `json:"start"`
 }
 
 // ManifestChunk is a chunk as a manifest lists it.
