@@ -1,19 +1,14 @@
 package main
 
 import (
-	"crypto/tls"
 	"errors"
 	"fmt"
-	"net/http"
-	"net/url"
 	"os"
 	"time"
 
 	"github.com/minio/minio-go/v7"
-	"github.com/minio/minio-go/v7/pkg/credentials"
 	"github.com/spf13/cobra"
 
-	"github.com/sessionconnector/sessionconnector/pki"
 	"github.com/sessionconnector/sessionconnector/recorder/capture"
 	"github.com/sessionconnector/sessionconnector/recorder/export"
 	"github.com/sessionconnector/sessionconnector/recorder/storage"
@@ -188,25 +183,21 @@ its path with --ffmpeg. See docs/recordings.md.`,
 
 // client builds a minio-go client from the flags and the AWS_* environment.
 func (f *storageFlags) client() (*minio.Client, error) {
-	u, err := url.Parse(f.endpoint)
-	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		return nil, fmt.Errorf("--endpoint %q is not an http(s) URL", f.endpoint)
-	}
 	access, secret := os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY")
 	if access == "" || secret == "" {
 		return nil, errors.New("set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
 	}
-	opts := &minio.Options{Creds: credentials.NewStaticV4(access, secret, ""), Secure: u.Scheme == "https", Region: f.region}
+	var ca []byte
 	if f.caFile != "" {
-		pemBytes, err := os.ReadFile(f.caFile)
-		if err != nil {
+		var err error
+		if ca, err = os.ReadFile(f.caFile); err != nil {
 			return nil, fmt.Errorf("--ca-file: %w", err)
 		}
-		pool, err := pki.CertPool(pemBytes)
-		if err != nil {
-			return nil, fmt.Errorf("--ca-file: %w", err)
-		}
-		opts.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
 	}
-	return minio.New(u.Host, opts)
+	c, err := storage.NewClient(storage.Endpoint{URL: f.endpoint, Region: f.region, CABundle: string(ca),
+		AccessKeyID: access, SecretAccessKey: secret})
+	if err != nil {
+		return nil, fmt.Errorf("--endpoint/--ca-file: %w", err)
+	}
+	return c, nil
 }
