@@ -42,17 +42,8 @@ const MaxDesktopSide = 8192
 // Connect Response says otherwise.
 const defaultIOChannel = 1003
 
-// Slow-path update types (MS-RDPBCGR 2.2.9.1.1.3.1) and pointer message types (2.2.9.1.1.4).
-const (
-	updateTypeOrders      = 0x0000
-	updateTypeBitmap      = 0x0001
-	updateTypePalette     = 0x0002
-	updateTypeSynchronize = 0x0003
-
-	ptrMsgSystem   = 0x0001
-	ptrMsgPosition = 0x0003
-	sysPtrNull     = 0x00000000
-)
+// sysPtrNull is the system pointer "hidden" of a Pointer PDU (MS-RDPBCGR 2.2.9.1.1.4.3).
+const sysPtrNull = 0x00000000
 
 // Stats counts what a Screen did with the records it was given.
 type Stats struct {
@@ -182,7 +173,7 @@ func (s *Screen) skip(err error) error {
 }
 
 func (s *Screen) slowPathOutput(frame []byte) (bool, error) {
-	t, p, err := mcs.ReadPDU(frame)
+	_, p, err := mcs.ReadPDU(frame)
 	if err != nil {
 		return false, nil // X.224 connection confirm and the like
 	}
@@ -200,7 +191,6 @@ func (s *Screen) slowPathOutput(frame []byte) (bool, error) {
 		}
 		return s.shareData(p.Data)
 	}
-	_ = t
 	return false, nil
 }
 
@@ -281,13 +271,13 @@ func (s *Screen) slowPathUpdate(b []byte) (bool, error) {
 		return false, s.skip(fmt.Errorf("update PDU of %d bytes", len(b)))
 	}
 	switch t := binary.LittleEndian.Uint16(b); t {
-	case updateTypeBitmap:
+	case pdu.UpdateTypeBitmap:
 		return s.bitmapUpdate(b)
-	case updateTypePalette:
+	case pdu.UpdateTypePalette:
 		return s.paletteUpdate(b)
-	case updateTypeSynchronize:
+	case pdu.UpdateTypeSynchronize:
 		return false, nil
-	case updateTypeOrders:
+	case pdu.UpdateTypeOrders:
 		return false, s.skip(errors.New("drawing orders update (not decodable)"))
 	default:
 		return false, s.skip(fmt.Errorf("update type %d", t))
@@ -299,12 +289,12 @@ func (s *Screen) slowPathPointer(b []byte) (bool, error) {
 		return false, s.skip(fmt.Errorf("pointer PDU of %d bytes", len(b)))
 	}
 	switch binary.LittleEndian.Uint16(b) {
-	case ptrMsgPosition:
+	case pdu.PtrMsgTypePosition:
 		if len(b) < 8 {
 			return false, s.skip(fmt.Errorf("pointer position PDU of %d bytes", len(b)))
 		}
 		return s.movePointer(b[4:8]), nil
-	case ptrMsgSystem:
+	case pdu.PtrMsgTypeSystem:
 		if len(b) < 8 {
 			return false, s.skip(fmt.Errorf("system pointer PDU of %d bytes", len(b)))
 		}
@@ -446,18 +436,16 @@ func Frames(next func() (capture.Record, error), every time.Duration, emit func(
 		ticking bool
 		dirty   = true
 		img     *image.RGBA
-		emitted int
 	)
 	emitUpTo := func(until time.Duration, inclusive bool) error {
 		for ticking && (tick < until || inclusive && tick == until) {
 			if dirty {
 				img = s.Render(img)
 			}
-			if err := emit(Frame{At: tick, Image: img, Changed: dirty || emitted == 0}); err != nil {
+			if err := emit(Frame{At: tick, Image: img, Changed: dirty}); err != nil {
 				return err
 			}
 			dirty = false
-			emitted++
 			tick += every
 		}
 		return nil
@@ -490,7 +478,8 @@ func Frames(next func() (capture.Record, error), every time.Duration, emit func(
 	}
 	// What the last records drew after the last tick is shown by one more frame, at the next
 	// tick; a recording too short for any tick still gets one frame.
-	if ticking && (dirty || emitted == 0) {
+	if ticking && dirty { // dirty until the first frame, so a short recording gets one
+
 		if err := emitUpTo(tick, true); err != nil {
 			return s.Stats(), err
 		}
