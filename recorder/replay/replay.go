@@ -479,7 +479,6 @@ func Frames(next func() (capture.Record, error), every time.Duration, emit func(
 	// What the last records drew after the last tick is shown by one more frame, at the next
 	// tick; a recording too short for any tick still gets one frame.
 	if ticking && dirty { // dirty until the first frame, so a short recording gets one
-
 		if err := emitUpTo(tick, true); err != nil {
 			return s.Stats(), err
 		}
