@@ -350,7 +350,7 @@ func (c *connection) relay(l *legs) {
 	_ = l.target.SetDeadline(time.Time{})
 
 	r := &relay{client: l.client, target: l.target, clientRaw: l.clientRaw, targetRaw: l.targetRaw, channels: l.channels, creds: l.creds,
-		tap: l.tap, recorded: l.tgt.recorded, recordingRequired: l.tgt.launcher.Spec.RecordingPolicy != v1alpha1.RecordingBestEffort,
+		tap: l.tap, recordingRequired: l.tgt.launcher.Spec.RecordingPolicy != v1alpha1.RecordingBestEffort,
 		idleTimeout: s.cfg.IdleTimeout, activationDeadline: c.started.Add(2 * s.cfg.HandshakeTimeout), stop: s.stop,
 		toTarget: s.metrics.bytes.WithLabelValues("client_to_target"), toClient: s.metrics.bytes.WithLabelValues("target_to_client")}
 	var activeOnce sync.Once

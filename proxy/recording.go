@@ -280,6 +280,9 @@ func (k *keystrokeLog) bytes() ([]byte, error) {
 
 // add queues a copy of a PDU; false when the recorder cannot keep up.
 func (t *tap) add(dir capture.Direction, kind tpkt.Kind, b []byte) bool {
+	if t.err.Load() != nil {
+		return true // the recording has failed: nothing more to copy (the relay checks failed())
+	}
 	k := capture.KindTPKT
 	if kind == tpkt.KindFastPath {
 		k = capture.KindFastPath

@@ -65,8 +65,7 @@ type relay struct {
 	targetRaw          *batchConn
 	channels           *channels
 	creds              *credentials
-	tap                *tap // nil when not recorded
-	recorded           bool // rewrite what the client offers so the recording can be rendered
+	tap                *tap // nil when not recorded; when set, what the client offers is rewritten so the recording can be rendered
 	recordingRequired  bool // end the session when the recording fails
 	idleTimeout        time.Duration
 	activationDeadline time.Time
@@ -328,7 +327,7 @@ func (r *relay) clientPDU(kind tpkt.Kind, b []byte) (out, record []byte, err err
 	if _, blocked := r.channels.blocked[ch]; blocked {
 		return nil, nil, nil
 	}
-	if r.recorded && ch == r.channels.io && r.infoSent.Load() {
+	if r.tap != nil && ch == r.channels.io && r.infoSent.Load() {
 		if typ, ok := shareControlType(b); ok && typ == pdu.PDUTypeConfirmActive {
 			out, err := rewriteConfirmActive(b)
 			if err != nil {
@@ -338,7 +337,7 @@ func (r *relay) clientPDU(kind tpkt.Kind, b []byte) (out, record []byte, err err
 		}
 	}
 	if ch == r.channels.io && !r.infoSent.Load() && isClientInfo(b) {
-		out, record, err := rewriteClientInfo(b, r.creds, r.recorded)
+		out, record, err := rewriteClientInfo(b, r.creds, r.tap != nil)
 		if err != nil {
 			return nil, nil, fmt.Errorf("rewrite the Client Info PDU: %w", err)
 		}
