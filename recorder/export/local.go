@@ -44,9 +44,6 @@ func OpenLocal(name string) (*Local, error) {
 		b, err := os.ReadFile(filepath.Join(name, storage.ManifestKey("", "")))
 		switch {
 		case err == nil:
-			if len(b) > capture.MaxManifestSize {
-				return nil, fmt.Errorf("open recording: manifest of %d bytes over %d", len(b), capture.MaxManifestSize)
-			}
 			if l.Manifest, err = capture.ParseManifest(b); err != nil {
 				return nil, fmt.Errorf("open recording: %w", err)
 			}

@@ -37,7 +37,7 @@ var sessionRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
 
 // ChunkKey returns the object name of chunk seq of a session.
 func ChunkKey(prefix, session string, seq uint32) string {
-	return path.Join(prefix, session, fmt.Sprintf("chunk-%06d.zst", seq))
+	return path.Join(prefix, session, chunkFile(seq))
 }
 
 // ManifestKey returns the object name of a session's manifest.
