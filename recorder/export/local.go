@@ -19,7 +19,7 @@ type Local struct {
 	*capture.Reader
 	// Manifest is the recording's manifest.json, nil when the folder has none.
 	Manifest *capture.Manifest
-	files    *chunkFiles
+	files    *capture.Sequence
 }
 
 // OpenLocal opens a recording on disk, which is one of:
@@ -36,7 +36,7 @@ func OpenLocal(name string) (*Local, error) {
 		return nil, fmt.Errorf("open recording: %w", err)
 	}
 	files := &chunkFiles{}
-	l := &Local{files: files}
+	l := &Local{}
 	switch {
 	case !st.IsDir():
 		files.paths = []string{name}
@@ -65,7 +65,8 @@ func OpenLocal(name string) (*Local, error) {
 			return nil, fmt.Errorf("open recording: %w", err)
 		}
 	}
-	if l.Reader, err = capture.NewReader(files); err != nil {
+	l.files = files.sequence()
+	if l.Reader, err = capture.NewReader(l.files); err != nil {
 		return nil, err
 	}
 	return l, nil
@@ -74,55 +75,36 @@ func OpenLocal(name string) (*Local, error) {
 // Close releases the reader and closes the open file.
 func (l *Local) Close() {
 	l.Reader.Close()
-	l.files.close()
+	_ = l.files.Close()
 }
 
-// chunkFiles reads files one after another, each limited to its size when sizes are known. The
-// capture.Reader reading them names the chunk at which an error (a missing file) happens.
+// chunkFiles reads files one after another, each limited to its size when sizes are known.
 type chunkFiles struct {
 	paths []string
 	sizes []int64
-	cur   *os.File
-	r     io.Reader
 }
 
-func (c *chunkFiles) Read(p []byte) (int, error) {
-	for {
-		if c.r == nil {
-			if len(c.paths) == 0 {
-				return 0, io.EOF
-			}
-			name := c.paths[0]
-			c.paths = c.paths[1:]
-			f, err := os.Open(name)
-			if err != nil {
-				return 0, err
-			}
-			c.cur, c.r = f, f
-			if c.sizes != nil {
-				size := c.sizes[0]
-				c.sizes = c.sizes[1:]
-				if size <= 0 || size > capture.MaxChunkSize {
-					return 0, fmt.Errorf("%s: size %d out of range", filepath.Base(name), size)
-				}
-				c.r = io.LimitReader(f, size)
-			}
+// sequence returns the files as one stream.
+func (c *chunkFiles) sequence() *capture.Sequence {
+	return capture.NewSequence(func() (io.ReadCloser, error) {
+		if len(c.paths) == 0 {
+			return nil, io.EOF
 		}
-		n, err := c.r.Read(p)
-		if errors.Is(err, io.EOF) {
-			c.close()
-			if n > 0 {
-				return n, nil
-			}
-			continue
+		name := c.paths[0]
+		c.paths = c.paths[1:]
+		f, err := os.Open(name)
+		if err != nil {
+			return nil, err
 		}
-		return n, err
-	}
-}
-
-func (c *chunkFiles) close() {
-	if c.cur != nil {
-		_ = c.cur.Close()
-	}
-	c.cur, c.r = nil, nil
+		if c.sizes == nil {
+			return f, nil
+		}
+		size := c.sizes[0]
+		c.sizes = c.sizes[1:]
+		if size <= 0 || size > capture.MaxChunkSize {
+			_ = f.Close()
+			return nil, fmt.Errorf("%s: size %d out of range", filepath.Base(name), size)
+		}
+		return capture.LimitSource(f, size), nil
+	})
 }

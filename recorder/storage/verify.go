@@ -43,7 +43,7 @@ func Verify(ctx context.Context, client *minio.Client, bucket, prefix, session s
 	if len(m.Gaps) > 0 {
 		return rep, fmt.Errorf("recording has %d gaps, first at chunk %d", len(m.Gaps), m.Gaps[0].FromSeq)
 	}
-	cr := &chunkObjects{ctx: ctx, client: client, bucket: bucket, chunks: m.Chunks}
+	cr := chunkObjects(ctx, client, bucket, m.Chunks)
 	r, err := capture.NewReader(cr)
 	if err != nil {
 		return rep, err
@@ -85,48 +85,25 @@ func OpenRecording(ctx context.Context, client *minio.Client, bucket, prefix, se
 	if err != nil {
 		return nil, err
 	}
-	return capture.NewReader(&chunkObjects{ctx: ctx, client: client, bucket: bucket, chunks: m.Chunks})
+	return capture.NewReader(chunkObjects(ctx, client, bucket, m.Chunks))
 }
 
 // chunkObjects reads the chunk objects of a manifest one after another, each limited to the
 // size the manifest gives.
-type chunkObjects struct {
-	ctx    context.Context
-	client *minio.Client
-	bucket string
-	chunks []capture.ManifestChunk
-	cur    io.ReadCloser
-}
-
-func (c *chunkObjects) Read(p []byte) (int, error) {
-	for {
-		if c.cur == nil {
-			if len(c.chunks) == 0 {
-				return 0, io.EOF
-			}
-			ch := c.chunks[0]
-			c.chunks = c.chunks[1:]
-			if ch.Size <= 0 || ch.Size > capture.MaxChunkSize {
-				return 0, &capture.ChunkError{Seq: ch.Seq, Err: fmt.Errorf("size %d out of range", ch.Size)}
-			}
-			obj, err := c.client.GetObject(c.ctx, c.bucket, ch.Key, minio.GetObjectOptions{})
-			if err != nil {
-				return 0, &capture.ChunkError{Seq: ch.Seq, Err: err}
-			}
-			c.cur = struct {
-				io.Reader
-				io.Closer
-			}{io.LimitReader(obj, ch.Size), obj}
+func chunkObjects(ctx context.Context, client *minio.Client, bucket string, chunks []capture.ManifestChunk) *capture.Sequence {
+	return capture.NewSequence(func() (io.ReadCloser, error) {
+		if len(chunks) == 0 {
+			return nil, io.EOF
 		}
-		n, err := c.cur.Read(p)
-		if errors.Is(err, io.EOF) {
-			_ = c.cur.Close()
-			c.cur = nil
-			if n > 0 {
-				return n, nil
-			}
-			continue
+		ch := chunks[0]
+		chunks = chunks[1:]
+		if ch.Size <= 0 || ch.Size > capture.MaxChunkSize {
+			return nil, &capture.ChunkError{Seq: ch.Seq, Err: fmt.Errorf("size %d out of range", ch.Size)}
 		}
-		return n, err
-	}
+		obj, err := client.GetObject(ctx, bucket, ch.Key, minio.GetObjectOptions{})
+		if err != nil {
+			return nil, &capture.ChunkError{Seq: ch.Seq, Err: err}
+		}
+		return capture.LimitSource(obj, ch.Size), nil
+	})
 }
