@@ -23,16 +23,7 @@ type Report struct {
 // chain, and that the chunks are those of the manifest. A bad chunk is a *capture.ChunkError.
 func Verify(ctx context.Context, client *minio.Client, bucket, prefix, session string) (Report, error) {
 	var rep Report
-	obj, err := client.GetObject(ctx, bucket, ManifestKey(prefix, session), minio.GetObjectOptions{})
-	if err != nil {
-		return rep, fmt.Errorf("get manifest: %w", err)
-	}
-	b, err := io.ReadAll(io.LimitReader(obj, capture.MaxManifestSize+1))
-	_ = obj.Close()
-	if err != nil {
-		return rep, fmt.Errorf("read manifest: %w", err)
-	}
-	m, err := capture.ParseManifest(b)
+	m, err := ReadManifest(ctx, client, bucket, prefix, session)
 	if err != nil {
 		return rep, err
 	}
@@ -72,6 +63,15 @@ func Verify(ctx context.Context, client *minio.Client, bucket, prefix, session s
 // OpenRecording reads a session's manifest and returns a reader over the records of the chunks
 // it lists (each chunk verified as it is read). Close the reader when done.
 func OpenRecording(ctx context.Context, client *minio.Client, bucket, prefix, session string) (*capture.Reader, error) {
+	m, err := ReadManifest(ctx, client, bucket, prefix, session)
+	if err != nil {
+		return nil, err
+	}
+	return capture.NewReader(chunkObjects(ctx, client, bucket, m.Chunks))
+}
+
+// ReadManifest reads and checks a session's manifest.
+func ReadManifest(ctx context.Context, client *minio.Client, bucket, prefix, session string) (*capture.Manifest, error) {
 	obj, err := client.GetObject(ctx, bucket, ManifestKey(prefix, session), minio.GetObjectOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("get manifest: %w", err)
@@ -81,11 +81,7 @@ func OpenRecording(ctx context.Context, client *minio.Client, bucket, prefix, se
 	if err != nil {
 		return nil, fmt.Errorf("read manifest: %w", err)
 	}
-	m, err := capture.ParseManifest(b)
-	if err != nil {
-		return nil, err
-	}
-	return capture.NewReader(chunkObjects(ctx, client, bucket, m.Chunks))
+	return capture.ParseManifest(b)
 }
 
 // chunkObjects reads the chunk objects of a manifest one after another, each limited to the
